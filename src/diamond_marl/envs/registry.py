@@ -1,0 +1,115 @@
+"""One naming scheme for every environment: ``family:variant,key=value,...``.
+
+Examples: ``smax:3m``, ``rware:tiny-4ag``, ``jaxmarl:MPE_simple_spread_v3``, ``xor:n=3,k=3``,
+``role:n=4,k=4,t=10``. Python, the CLI and benchmark suites all go through ``make(name)``.
+
+A family registers a builder ``(variant, params) -> Env`` and a listing of its named
+instances. Builders raise ``ConfigError`` for unknown variants or impossible parameters.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+from diamond_marl.envs.base import Env
+from diamond_marl.errors import ConfigError, allowed
+
+Builder = Callable[[str | None, dict[str, str]], Env]
+
+
+@dataclasses.dataclass(frozen=True)
+class Family:
+    name: str
+    builder: Builder
+    listed: tuple[str, ...]  # full names shown by `diamond-marl envs`
+    summary: str
+    module: str  # import path, so heavy adapters load only when used
+
+
+_FAMILIES: dict[str, Family] = {}
+
+
+def register(name: str, builder: Builder, listed: tuple[str, ...], summary: str) -> None:
+    _FAMILIES[name] = Family(name, builder, listed, summary, builder.__module__)
+
+
+def parse_name(name: str) -> tuple[str, str | None, dict[str, str]]:
+    """Split ``family:variant,k=v`` into (family, variant or None, params)."""
+    if not isinstance(name, str) or ":" not in name:
+        raise ConfigError(
+            f"environment name {name!r} must look like 'family:variant[,key=value...]', "
+            f"e.g. 'smax:3m' or 'xor:n=2,k=2'; families: {', '.join(sorted(families()))}"
+        )
+    family, _, rest = name.partition(":")
+    variant: str | None = None
+    params: dict[str, str] = {}
+    for item in filter(None, (p.strip() for p in rest.split(","))):
+        if "=" in item:
+            key, _, value = item.partition("=")
+            if not key or not value:
+                raise ConfigError(f"bad parameter {item!r} in environment name {name!r}")
+            params[key.strip()] = value.strip()
+        elif variant is None:
+            variant = item
+        else:
+            raise ConfigError(f"environment name {name!r} has two variants: {variant!r}, {item!r}")
+    return family.strip(), variant, params
+
+
+def families() -> dict[str, Family]:
+    _load_builtin()
+    return dict(_FAMILIES)
+
+
+def make(name: str) -> Env:
+    """Build the environment a registry name stands for (no wrappers)."""
+    family, variant, params = parse_name(name)
+    fams = families()
+    if family not in fams:
+        raise allowed(family, "environment family", list(fams))
+    return fams[family].builder(variant, params)
+
+
+def list_envs() -> list[str]:
+    """Every listed environment name, family by family."""
+    return [n for fam in families().values() for n in fam.listed]
+
+
+def _load_builtin() -> None:
+    if _FAMILIES:
+        return
+    import importlib
+
+    # Importing a module registers its family; this order is the listing order.
+    for module in ("games", "smax", "rware", "jaxmarl_env"):
+        importlib.import_module(f"diamond_marl.envs.{module}")
+
+
+# Parameter parsing shared by builders ------------------------------------------------------
+
+
+def int_param(
+    params: dict[str, str], key: str, default: int | None, minimum: int, env: str
+) -> int:
+    """Read an integer parameter, defaulting and checking ``>= minimum`` with a clear error."""
+    if key not in params:
+        if default is None:
+            raise ConfigError(f"{env}: parameter {key!r} is required (an integer >= {minimum})")
+        return default
+    raw = params[key]
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{env}: {key}={raw!r} is not an integer (allowed: >= {minimum})")
+    if value < minimum:
+        raise ConfigError(f"{env}: {key}={value} is impossible; allowed: {key} >= {minimum}")
+    return value
+
+
+def check_no_extra(params: dict[str, str], known: tuple[str, ...], env: str) -> None:
+    extra = sorted(set(params) - set(known))
+    if extra:
+        raise ConfigError(
+            f"{env}: unknown parameter(s) {', '.join(extra)}; allowed: {', '.join(known) or 'none'}"
+        )
