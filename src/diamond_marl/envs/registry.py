@@ -89,9 +89,7 @@ def _load_builtin() -> None:
 # Parameter parsing shared by builders ------------------------------------------------------
 
 
-def int_param(
-    params: dict[str, str], key: str, default: int | None, minimum: int, env: str
-) -> int:
+def int_param(params: dict[str, str], key: str, default: int | None, minimum: int, env: str) -> int:
     """Read an integer parameter, defaulting and checking ``>= minimum`` with a clear error."""
     if key not in params:
         if default is None:

@@ -1,0 +1,66 @@
+"""API conformance over every registered environment (the same checks for all of them)."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from diamond_marl.envs import list_envs, make
+from diamond_marl.envs.check import check_timestep, make_rollout, random_actions
+
+NAMES = list_envs()
+
+
+def test_registry_lists_the_headline_environments():
+    for name in [
+        "smax:3m",
+        "smax:5m_vs_6m",
+        "rware:tiny-4ag",
+        "rware:large-8ag",
+        "xor:n=2,k=2",
+        "role:n=4,k=4,t=10",
+        "jaxmarl:MPE_simple_spread_v3",
+    ]:
+        assert name in NAMES
+        assert make(name).spec.name == name
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_env_conforms_to_the_api(name):
+    env = make(name)
+    spec = env.spec
+    traces = []
+
+    def step(state, actions):
+        traces.append(1)
+        return env.step(state, actions)
+
+    step = jax.jit(step)
+    state, ts = jax.jit(env.reset)(jax.random.PRNGKey(0))
+    assert check_timestep(env, ts) == []
+    assert float(jnp.abs(ts.reward).sum()) == 0.0, "the first timestep carries no reward"
+    for i in range(2):  # no retracing on the second call
+        state, ts = step(state, random_actions(jax.random.PRNGKey(i), ts.action_mask))
+    assert len(traces) == 1
+    assert check_timestep(env, ts) == []
+
+    # vmap over keys, long enough that every env ends at least one episode (auto-reset).
+    num_envs, steps = 3, spec.max_steps + 2
+    traj = make_rollout(env, num_envs, steps)(jax.random.PRNGKey(1))
+    assert check_timestep(env, traj, (steps, num_envs)) == []
+    done = np.asarray(traj.done)
+    length = np.asarray(traj.extras["episode_length"])
+    assert done.any(axis=0).all(), "every environment must end an episode within max_steps"
+    assert length.max() <= spec.max_steps
+    # after a done the next step starts a fresh episode (auto-reset)
+    t, b = np.nonzero(done[:-1])
+    assert np.all(length[t + 1, b] == 1)
+    # truncation happens exactly at the time limit, termination never beyond it
+    trunc = np.asarray(traj.truncated)
+    assert np.all(length[trunc] == spec.max_steps)
+    assert not np.any(trunc & np.asarray(traj.terminated))
+    # won is only ever 1 on a final step
+    won = np.asarray(traj.extras["won"])
+    assert np.all((won == 0) | ((won == 1) & done))
