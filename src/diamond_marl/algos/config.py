@@ -1,0 +1,269 @@
+"""Typed training configuration: dataclass defaults < algorithm file < environment file <
+``key=value`` overrides from the command line (the convention of JaxMARL, Mava, BenchMARL).
+
+Keys are flat for the common settings (``algo=mappo steps=1000000 lr=3e-4``) and dotted for
+the sub-configs (``ppo.clip_eps=0.1``, ``q.eps_finish=0.05``, ``net.hidden=64``,
+``breaker.sigma_init=0.5``). Defaults per algorithm live in ``configs/algos/<algo>.yaml``,
+per environment family and name in ``configs/envs/<family>.yaml``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import typing
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from diamond_marl.errors import ConfigError, allowed
+
+ALGOS = ("mappo", "ippo", "qmix", "vdn", "iql")
+PPO_ALGOS = ("mappo", "ippo")
+Q_ALGOS = ("qmix", "vdn", "iql")
+
+
+@dataclasses.dataclass
+class NetConfig:
+    """The entity-attention torso shared by every algorithm."""
+
+    hidden: int = 64  # token embedding width
+    heads: int = 4  # attention heads
+    blocks: int = 2  # transformer blocks
+    critic_hidden: int = 128  # MLP width of the centralised (MAPPO) critic
+
+
+@dataclasses.dataclass
+class PPOConfig:
+    """MAPPO / IPPO (they differ only in the critic's input)."""
+
+    rollout_len: int = 64  # env steps per environment per update
+    epochs: int = 4  # passes over each rollout
+    minibatches: int = 4  # minibatches per epoch
+    gamma: float = 0.99  # discount
+    gae_lambda: float = 0.95  # GAE lambda
+    clip_eps: float = 0.2  # policy ratio clip
+    value_clip_eps: float = 0.2  # value clip (<= 0 disables)
+    ent_coef: float = 0.01  # entropy bonus
+    vf_coef: float = 0.5  # value loss weight
+    max_grad_norm: float = 0.5  # gradient clipping
+    normalize_values: bool = False  # running normalisation of value targets (PopArt-free)
+    eval_greedy: bool = True  # execute with arg-max (True) or by sampling (False)
+    anneal_lr: bool = True  # linear learning-rate decay to 0
+
+
+@dataclasses.dataclass
+class QConfig:
+    """QMIX / VDN / IQL (they differ only in the mixer)."""
+
+    buffer_episodes: int = 2000  # replay capacity, in episodes
+    batch_episodes: int = 32  # episodes per update
+    updates_per_rollout: int = 1  # gradient steps per collected batch of episodes
+    gamma: float = 0.99
+    td_lambda: float = 0.0  # 0 = one-step TD; > 0 = TD(lambda) targets
+    double_q: bool = True  # double Q-learning targets
+    target_update: int = 200  # hard target update period (updates); see tau
+    tau: float = 1.0  # 1 = hard updates every target_update; < 1 = soft update each step
+    eps_start: float = 1.0  # epsilon-greedy exploration schedule
+    eps_finish: float = 0.05
+    eps_anneal_steps: int = 100_000  # env steps to anneal epsilon over
+    max_grad_norm: float = 10.0
+    mixer_hidden: int = 32  # QMIX mixing embedding
+    learning_starts: int = 1000  # env steps collected before the first update
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """One training run: algorithm x environment x breaker x seeds."""
+
+    algo: str = "mappo"  # mappo | ippo | qmix | vdn | iql
+    env: str = "xor:n=2,k=2"  # registry name, e.g. smax:3m
+    breaker: str = "none"  # symmetry breaker (see docs/breakers.md)
+    seeds: int = 1  # seeds trained together (vmapped) in one program
+    seed: int = 0  # first seed
+    steps: int = 0  # env steps per seed (0 = the environment's default budget)
+    num_envs: int = 16  # vmapped environments per seed
+    lr: float = 5e-4  # learning rate (Adam)
+    eval_interval: int = 0  # env steps between evaluations (0 = about 10 per run)
+    eval_episodes: int = 32  # episodes per evaluation; the final one uses 10x
+    chunks: int = 0  # lower bound on the number of chunks (checkpoints); 0 = one per eval
+    out: str = ""  # run directory (default runs/<algo>-<env>-<breaker>)
+    net: NetConfig = dataclasses.field(default_factory=NetConfig)
+    ppo: PPOConfig = dataclasses.field(default_factory=PPOConfig)
+    q: QConfig = dataclasses.field(default_factory=QConfig)
+    breaker_args: dict[str, Any] = dataclasses.field(default_factory=dict)  # breaker.<key>=v
+
+    @property
+    def is_ppo(self) -> bool:
+        return self.algo in PPO_ALGOS
+
+
+_SECTIONS = {"net": NetConfig, "ppo": PPOConfig, "q": QConfig}
+
+
+def _coerce(value: Any, typ: Any, key: str) -> Any:
+    """Turn a YAML/CLI value into the field's type, naming the key on failure."""
+    typ = {"int": int, "float": float, "bool": bool, "str": str}.get(typ, typ)
+    try:
+        if typ is bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if typ is int:
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            return (
+                int(float(value)) if isinstance(value, str) and "e" in value.lower() else int(value)
+            )
+        if typ is float:
+            return float(value)
+        return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key}={value!r} is not a valid {typ.__name__}")
+
+
+def _set(cfg: TrainConfig, key: str, value: Any) -> None:
+    if key.startswith("breaker."):
+        cfg.breaker_args[key.split(".", 1)[1]] = _parse_scalar(value)
+        return
+    section, _, field = key.rpartition(".")
+    target: Any = cfg
+    if section:
+        if section not in _SECTIONS:
+            raise allowed(section, "config section", [*_SECTIONS, "breaker"])
+        target = getattr(cfg, section)
+    hints = typing.get_type_hints(type(target))
+    names = [
+        f.name for f in dataclasses.fields(target) if f.name not in (*_SECTIONS, "breaker_args")
+    ]
+    if field not in names:
+        where = f"{section}." if section else ""
+        raise allowed(key, "config key", [where + n for n in names])
+    setattr(target, field, _coerce(value, hints[field], key))
+
+
+def _parse_scalar(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    return yaml.safe_load(value)
+
+
+def _load_yaml(*parts: str) -> dict[str, Any]:
+    node = resources.files("diamond_marl").joinpath("configs", *parts)
+    if not node.is_file():
+        return {}
+    data = yaml.safe_load(node.read_text()) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file configs/{'/'.join(parts)} must hold a mapping")
+    return data
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict) and key in (*_SECTIONS, "breaker"):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def parse_overrides(args: list[str]) -> dict[str, str]:
+    """``["algo=mappo", "ppo.epochs=2"]`` -> dict; anything without '=' is an error."""
+    out = {}
+    for arg in args:
+        key, sep, value = arg.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"expected key=value, got {arg!r} (e.g. algo=mappo env=smax:3m)")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def resolve(overrides: dict[str, Any]) -> TrainConfig:
+    """Build the run's config from defaults, files and overrides, then validate it."""
+    cfg = TrainConfig()
+    algo = str(overrides.get("algo", cfg.algo))
+    if algo not in ALGOS:
+        raise allowed(algo, "algorithm", ALGOS)
+    env = str(overrides.get("env", cfg.env))
+    family = env.partition(":")[0]
+    env_file = _load_yaml("envs", f"{family}.yaml")
+    layers = [
+        _load_yaml("algos", f"{algo}.yaml"),
+        env_file.get("defaults", {}),
+        (env_file.get("algos") or {}).get(algo, {}),
+        (env_file.get("names") or {}).get(env, {}),
+        overrides,
+    ]
+    for layer in layers:
+        for key, value in _flatten(dict(layer)).items():
+            _set(cfg, key, value)
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: TrainConfig) -> None:
+    """Reject values no run can use, naming each one."""
+    from diamond_marl.envs import make  # builds the env: catches unknown names early
+
+    if cfg.algo not in ALGOS:
+        raise allowed(cfg.algo, "algorithm", ALGOS)
+    make(cfg.env)
+    positive = {
+        "seeds": cfg.seeds,
+        "num_envs": cfg.num_envs,
+        "eval_episodes": cfg.eval_episodes,
+        "net.hidden": cfg.net.hidden,
+        "net.heads": cfg.net.heads,
+        "net.blocks": cfg.net.blocks,
+    }
+    if cfg.is_ppo:
+        positive |= {
+            "ppo.rollout_len": cfg.ppo.rollout_len,
+            "ppo.epochs": cfg.ppo.epochs,
+            "ppo.minibatches": cfg.ppo.minibatches,
+        }
+    else:
+        positive |= {
+            "q.batch_episodes": cfg.q.batch_episodes,
+            "q.buffer_episodes": cfg.q.buffer_episodes,
+            "q.target_update": cfg.q.target_update,
+        }
+    for key, value in positive.items():
+        if value < 1:
+            raise ConfigError(f"{key}={value} must be a positive integer")
+    for key, value in {
+        "steps": cfg.steps,
+        "eval_interval": cfg.eval_interval,
+        "chunks": cfg.chunks,
+    }.items():
+        if value < 0:
+            raise ConfigError(f"{key}={value} must be >= 0 (0 = default)")
+    if not (cfg.lr > 0 and math.isfinite(cfg.lr)):
+        raise ConfigError(f"lr={cfg.lr} must be a positive number")
+    if cfg.net.hidden % cfg.net.heads:
+        raise ConfigError(
+            f"net.hidden={cfg.net.hidden} must be divisible by net.heads={cfg.net.heads}"
+        )
+    if cfg.is_ppo and (cfg.num_envs * cfg.ppo.rollout_len) % cfg.ppo.minibatches:
+        raise ConfigError(
+            f"ppo.minibatches={cfg.ppo.minibatches} must divide num_envs x ppo.rollout_len "
+            f"= {cfg.num_envs * cfg.ppo.rollout_len}"
+        )
+
+
+def to_dict(cfg: TrainConfig) -> dict[str, Any]:
+    return dataclasses.asdict(cfg)
+
+
+def from_dict(data: dict[str, Any]) -> TrainConfig:
+    """Rebuild a config saved with ``to_dict`` (e.g. ``config.yaml`` of a run directory)."""
+    data = dict(data)
+    sections = {name: cls(**data.pop(name, {})) for name, cls in _SECTIONS.items()}
+    return TrainConfig(**data, **sections)
