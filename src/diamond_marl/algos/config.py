@@ -57,7 +57,8 @@ class PPOConfig:
 class QConfig:
     """QMIX / VDN / IQL (they differ only in the mixer)."""
 
-    buffer_episodes: int = 2000  # replay capacity, in episodes
+    segment_len: int = 0  # steps per stored trajectory window (0 = episode limit, max 100)
+    buffer_episodes: int = 2000  # replay capacity, in windows (episodes)
     batch_episodes: int = 32  # episodes per update
     updates_per_rollout: int = 1  # gradient steps per collected batch of episodes
     gamma: float = 0.99

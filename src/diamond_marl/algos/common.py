@@ -1,0 +1,127 @@
+"""What the algorithms share: the ``Algorithm`` interface the runner drives, the run's set-up
+(environment, breaker, budget), and small helpers used by both the PPO and Q-learning modules.
+
+An algorithm is four pure functions, all for ONE seed (the runner vmaps them over seeds):
+``init(key) -> state``, ``update(state, _) -> (state, metrics)`` (one update, scanned into
+chunks by the runner), ``act(act_params, ts, step_key, episode_key) -> actions`` (execution
+mode, one environment) and ``act_params(state)`` (what ``act`` needs from the state).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import chex
+import jax
+import jax.numpy as jnp
+
+from diamond_marl.algos.config import TrainConfig
+from diamond_marl.envs import make
+from diamond_marl.envs.base import Env
+from diamond_marl.envs.wrappers import wrap_for_training
+from diamond_marl.errors import ConfigError
+from diamond_marl.networks.breakers import AgentIdConfig, BreakerConfig, make_breaker
+from diamond_marl.networks.schedules import action_diversity, adapt_sigma
+
+# Default env-step budget per seed, when neither the config files nor the user set one.
+FALLBACK_STEPS = 200_000
+
+
+class Algorithm(NamedTuple):
+    init: Callable[[chex.PRNGKey], Any]
+    update: Callable[[Any, Any], tuple[Any, dict]]
+    act: Callable[[Any, Any, chex.PRNGKey, chex.PRNGKey], chex.Array]
+    act_params: Callable[[Any], Any]
+    env_steps_per_update: int
+
+
+@dataclasses.dataclass
+class TrainSetup:
+    """Everything an algorithm builder needs, resolved once from the config."""
+
+    config: TrainConfig
+    env: Env  # the bare environment (evaluation wraps it itself)
+    train_env: Env  # auto-reset + episode metrics
+    breaker: BreakerConfig
+    steps_per_update: int
+    updates_per_chunk: int
+    chunks: int
+
+    @property
+    def updates_total(self) -> int:
+        return self.updates_per_chunk * self.chunks
+
+    @property
+    def env_steps_total(self) -> int:
+        return self.updates_total * self.steps_per_update
+
+    def diversity(self, probs: chex.Array) -> chex.Array:
+        """Mean pairwise TV distance between agents' action distributions, (..., N, A) -> ()."""
+        return action_diversity(probs)
+
+    def adapt(self, scale: chex.Array, diversity: chex.Array) -> chex.Array:
+        b = self.breaker
+        return adapt_sigma(scale, diversity, b.target_diversity, b.adapt_rate)
+
+    @staticmethod
+    def episode_metrics(extras: dict, done: chex.Array) -> dict:
+        """Sums and counts over the episodes that ended in a rollout (the runner averages)."""
+        d = done.astype(jnp.float32)
+        return {
+            "episodes": d.sum(),
+            "return_sum": (extras["episode_return"] * d).sum(),
+            "won_sum": (extras["won"] * d).sum(),
+            "length_sum": (extras["episode_length"] * d).sum(),
+        }
+
+
+def steps_per_update(cfg: TrainConfig, env: Env) -> int:
+    if cfg.is_ppo:
+        return cfg.ppo.rollout_len * cfg.num_envs
+    return segment_len(cfg, env) * cfg.num_envs
+
+
+def segment_len(cfg: TrainConfig, env: Env) -> int:
+    """Length of the trajectory windows Q-learning stores (the episode limit, capped)."""
+    return cfg.q.segment_len or min(env.spec.max_steps, 100)
+
+
+def build_setup(cfg: TrainConfig) -> TrainSetup:
+    """Resolve the environment, the breaker and the update/chunk budget of a run."""
+    env = make(cfg.env)
+    per_update = steps_per_update(cfg, env)
+    total_steps = cfg.steps or FALLBACK_STEPS
+    updates = max(1, math.ceil(total_steps / per_update))
+    eval_interval = cfg.eval_interval or max(per_update, total_steps // 10)
+    per_chunk = max(1, min(updates, eval_interval // per_update))
+    chunks = max(math.ceil(updates / per_chunk), cfg.chunks)
+    per_chunk = max(1, math.ceil(updates / chunks))
+    args = dict(cfg.breaker_args)
+    if cfg.breaker in ("noise", "noise+rank") and "horizon" not in args:
+        args["horizon"] = per_chunk * chunks * per_update  # anneal over the whole run
+    if cfg.breaker == "agent_id" and "max_agents" not in args:
+        args["max_agents"] = env.spec.num_agents
+    breaker = make_breaker(cfg.breaker, **args)
+    if isinstance(breaker, AgentIdConfig) and breaker.max_agents < env.spec.num_agents:
+        raise ConfigError(
+            f"breaker agent_id with max_agents={breaker.max_agents} cannot run "
+            f"{env.spec.name} with {env.spec.num_agents} agents"
+        )
+    return TrainSetup(
+        config=cfg,
+        env=env,
+        train_env=wrap_for_training(env),
+        breaker=breaker,
+        steps_per_update=per_update,
+        updates_per_chunk=per_chunk,
+        chunks=chunks,
+    )
+
+
+def episode_key_update(keys: chex.Array, done: chex.Array, step_key: chex.PRNGKey) -> chex.Array:
+    """New per-episode keys (B, 2) where an episode just ended, the old ones elsewhere."""
+    fresh = jax.random.split(jax.random.fold_in(step_key, 7), keys.shape[0])
+    return jnp.where(done[:, None], fresh, keys)

@@ -1,0 +1,229 @@
+"""MAPPO and IPPO in one module: they differ only in the critic's input.
+
+- MAPPO: a centralised critic V(global state), one value shared by the team's agents.
+- IPPO: a decentralised critic V(own entity view) per agent, on a noise-free torso.
+
+Both use the shared entity-attention actor with the run's symmetry breaker. The critic never
+sees the breaker's draws. One update = collect ``rollout_len`` steps from ``num_envs``
+environments, GAE, then ``epochs`` x ``minibatches`` clipped-PPO steps. The network key used
+at each rollout step is stored, so the update re-applies exactly the noise / ranks / dice the
+behaviour policy acted with and the probability ratio is exact.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import chex
+import jax
+import jax.numpy as jnp
+import optax
+
+from diamond_marl.algos.common import Algorithm, TrainSetup, episode_key_update
+from diamond_marl.algos.returns import gae
+from diamond_marl.envs.types import TimeStep
+from diamond_marl.networks.acting import select_actions
+from diamond_marl.networks.breakers import breaker_key
+from diamond_marl.networks.critics import make_critic
+from diamond_marl.networks.inputs import from_timestep
+from diamond_marl.networks.network import NetworkConfig, make_network
+
+
+class PPOState(NamedTuple):
+    params: Any  # {"actor": ..., "critic": ...}
+    opt_state: Any
+    env_state: Any  # (B, ...) batched environment state
+    ts: TimeStep  # (B, ...) last timestep
+    key: chex.Array  # raw uint32 (2,)
+    episode_keys: chex.Array  # (B, 2) raw keys, one per running episode
+    update: chex.Array  # () int32 updates done
+    env_steps: chex.Array  # () int32 env steps collected
+    noise_scale: chex.Array  # () float32, adaptive noise scale (unused by fixed schedules)
+
+
+class Transition(NamedTuple):
+    ts: TimeStep  # (B, ...) timestep acted on
+    net_key: chex.Array  # (B, 2) key given to the actor
+    action: chex.Array  # (B, N)
+    log_prob: chex.Array  # (B, N)
+    value: chex.Array  # (B, N)
+    reward: chex.Array  # (B, N)
+    done: chex.Array  # (B,)
+
+
+def make_ppo(setup: TrainSetup) -> Algorithm:
+    """Build the MAPPO / IPPO algorithm for ``setup`` (config, env, breaker)."""
+    cfg, spec, breaker = setup.config, setup.env.spec, setup.breaker
+    pc = cfg.ppo
+    b, t = cfg.num_envs, pc.rollout_len
+    centralised = cfg.algo == "mappo"
+    net_cfg = NetworkConfig(hidden=cfg.net.hidden, heads=cfg.net.heads, blocks=cfg.net.blocks)
+    actor = make_network(spec, breaker, net_cfg)
+    critic_cfg = NetworkConfig(
+        hidden=cfg.net.hidden,
+        heads=cfg.net.heads,
+        blocks=cfg.net.blocks,
+        value_hidden=cfg.net.critic_hidden,
+        outputs=("value",),
+    )
+    critic = make_critic("state" if centralised else "entity", critic_cfg)
+    adaptive = getattr(breaker, "schedule", None) == "adaptive"
+    total_updates = setup.updates_total
+    lr = (
+        optax.linear_schedule(cfg.lr, 0.0, total_updates * pc.epochs * pc.minibatches)
+        if pc.anneal_lr
+        else cfg.lr
+    )
+    tx = optax.chain(optax.clip_by_global_norm(pc.max_grad_norm), optax.adam(lr, eps=1e-5))
+
+    def values(params: Any, ts: TimeStep) -> chex.Array:
+        """(..., N) state values; the critic takes no key."""
+        if centralised:
+            v = critic.apply(params["critic"], ts.state)  # (...)
+            return jnp.broadcast_to(v[..., None], ts.reward.shape)  # (..., N)
+        return critic.apply(params["critic"], from_timestep(ts)).value  # (..., N)
+
+    def policy(params, ts, net_key, step, noise_scale):
+        scale = noise_scale if adaptive else None
+        return actor.apply(
+            params["actor"], from_timestep(ts), net_key, step, "train", noise_scale=scale
+        )
+
+    def init(key: chex.PRNGKey) -> PPOState:
+        key, reset_key, actor_key, critic_key, ep_key = jax.random.split(key, 5)
+        env_state, ts = jax.vmap(setup.train_env.reset)(jax.random.split(reset_key, b))
+        obs = from_timestep(ts)
+        params = {"actor": actor.init(actor_key, obs)}
+        params["critic"] = critic.init(critic_key, ts.state if centralised else obs)
+        return PPOState(
+            params=params,
+            opt_state=tx.init(params),
+            env_state=env_state,
+            ts=ts,
+            key=key,
+            episode_keys=jax.random.split(ep_key, b),
+            update=jnp.zeros((), jnp.int32),
+            env_steps=jnp.zeros((), jnp.int32),
+            noise_scale=jnp.asarray(getattr(breaker, "start", 1.0), jnp.float32),
+        )
+
+    def rollout(state: PPOState) -> tuple[PPOState, Transition, dict]:
+        def step(carry, step_key):
+            env_state, ts, episode_keys = carry
+            net_key = breaker_key(breaker, episode_keys, jax.random.split(step_key, b))
+            out = policy(state.params, ts, net_key, state.env_steps, state.noise_scale)
+            act_key = jax.random.fold_in(step_key, 1)
+            action = select_actions(act_key, out.logits, breaker, "train")  # (B, N)
+            log_prob = jnp.take_along_axis(jax.nn.log_softmax(out.logits), action[..., None], -1)[
+                ..., 0
+            ]
+            env_state, next_ts = jax.vmap(setup.train_env.step)(env_state, action)
+            episode_keys = episode_key_update(episode_keys, next_ts.done, step_key)
+            tr = Transition(
+                ts,
+                net_key,
+                action,
+                log_prob,
+                values(state.params, ts),
+                next_ts.reward,
+                next_ts.done,
+            )
+            probs = jax.nn.softmax(out.logits)
+            return (env_state, next_ts, episode_keys), (tr, next_ts.extras, probs)
+
+        key, roll_key = jax.random.split(state.key)
+        (env_state, ts, episode_keys), (traj, extras, probs) = jax.lax.scan(
+            step, (state.env_state, state.ts, state.episode_keys), jax.random.split(roll_key, t)
+        )
+        state = state._replace(env_state=env_state, ts=ts, episode_keys=episode_keys, key=key)
+        return state, traj, {"extras": extras, "done": traj.done, "probs": probs}
+
+    def loss_fn(params, batch: Transition, adv, targets, step, noise_scale):
+        out = policy(params, batch.ts, batch.net_key, step, noise_scale)
+        logp_all = jax.nn.log_softmax(out.logits)  # (M, N, A)
+        logp = jnp.take_along_axis(logp_all, batch.action[..., None], -1)[..., 0]
+        ratio = jnp.exp(logp - batch.log_prob)
+        adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+        pg = -jnp.minimum(ratio * adv, jnp.clip(ratio, 1 - pc.clip_eps, 1 + pc.clip_eps) * adv)
+        v = values(params, batch.ts)
+        v_loss = jnp.square(v - targets)
+        if pc.value_clip_eps > 0:
+            v_clip = batch.value + jnp.clip(v - batch.value, -pc.value_clip_eps, pc.value_clip_eps)
+            v_loss = jnp.maximum(v_loss, jnp.square(v_clip - targets))
+        probs = jnp.exp(logp_all)
+        entropy = -jnp.sum(jnp.where(probs > 0, probs * logp_all, 0.0), -1)
+        loss = pg.mean() + pc.vf_coef * 0.5 * v_loss.mean() - pc.ent_coef * entropy.mean()
+        return loss, {
+            "loss": loss,
+            "policy_loss": pg.mean(),
+            "value_loss": v_loss.mean(),
+            "entropy": entropy.mean(),
+            "clip_frac": (jnp.abs(ratio - 1) > pc.clip_eps).mean(),
+        }
+
+    def update(state: PPOState, _: Any) -> tuple[PPOState, dict]:
+        state, traj, info = rollout(state)
+        last_v = values(state.params, state.ts)  # (B, N)
+        done = jnp.broadcast_to(traj.done[..., None], traj.reward.shape)  # (T, B, N)
+        adv, targets = gae(traj.reward, traj.value, done, last_v, pc.gamma, pc.gae_lambda)
+        flat = jax.tree.map(lambda x: x.reshape((t * b,) + x.shape[2:]), (traj, adv, targets))
+
+        def epoch(carry, epoch_key):
+            params, opt_state = carry
+            perm = jax.random.permutation(epoch_key, t * b)
+            mbs = jax.tree.map(lambda x: x[perm].reshape((pc.minibatches, -1) + x.shape[1:]), flat)
+
+            def minibatch(carry, mb):
+                params, opt_state = carry
+                grads, stats = jax.grad(loss_fn, has_aux=True)(
+                    params, *mb, state.env_steps, state.noise_scale
+                )
+                updates, opt_state = tx.update(grads, opt_state, params)
+                return (optax.apply_updates(params, updates), opt_state), stats
+
+            return jax.lax.scan(minibatch, (params, opt_state), mbs)
+
+        key, epoch_key = jax.random.split(state.key)
+        (params, opt_state), stats = jax.lax.scan(
+            epoch, (state.params, state.opt_state), jax.random.split(epoch_key, pc.epochs)
+        )
+        diversity = setup.diversity(info["probs"])
+        noise_scale = state.noise_scale
+        if adaptive:
+            noise_scale = setup.adapt(noise_scale, diversity)
+        state = state._replace(
+            params=params,
+            opt_state=opt_state,
+            key=key,
+            update=state.update + 1,
+            env_steps=state.env_steps + t * b,
+            noise_scale=noise_scale,
+        )
+        metrics = jax.tree.map(jnp.mean, stats)
+        metrics |= setup.episode_metrics(info["extras"], info["done"])
+        metrics |= {"diversity": diversity, "noise_scale": noise_scale}
+        return state, metrics
+
+    def act(act_params: Any, ts: TimeStep, step_key: chex.PRNGKey, episode_key: chex.PRNGKey):
+        """Execution mode for one environment: (N,) actions."""
+        params, env_steps, noise_scale = act_params
+        net_key = breaker_key(breaker, episode_key, step_key)
+        out = actor.apply(
+            params,
+            from_timestep(ts),
+            net_key,
+            env_steps,
+            "eval",
+            noise_scale=noise_scale if adaptive else None,
+        )
+        act_key = jax.random.fold_in(step_key, 1)
+        if not pc.eval_greedy:  # stochastic execution requested for every breaker
+            return select_actions(act_key, out.logits, breaker, "train")
+        return select_actions(act_key, out.logits, breaker, "eval")
+
+    def act_params(state: PPOState) -> Any:
+        return (state.params["actor"], state.env_steps, state.noise_scale)
+
+    return Algorithm(
+        init=init, update=update, act=act, act_params=act_params, env_steps_per_update=t * b
+    )

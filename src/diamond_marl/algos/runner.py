@@ -1,0 +1,245 @@
+"""The training loop: one compiled program per run, chunked, with evaluation, logging,
+checkpoints and a progress bar between chunks.
+
+All seeds train together: ``init``, the chunk (a ``lax.scan`` of updates) and evaluation are
+``jax.vmap``ped over seed keys and jitted once. Between chunks a thin Python loop evaluates,
+writes metrics, saves a checkpoint and moves the progress bar; nothing calls back into
+Python from inside the compiled program. Every random key depends only on the seed and the
+chunk index, so a resumed run reproduces an uninterrupted one exactly (on the CPU).
+
+Step accounting: an env step is one joint step of one environment, whatever the number of
+agents; ``env_steps`` counts them per seed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from diamond_marl.algos import checkpoint
+from diamond_marl.algos.common import Algorithm, TrainSetup, build_setup
+from diamond_marl.algos.config import TrainConfig, from_dict, to_dict
+from diamond_marl.algos.evaluate import make_evaluate
+from diamond_marl.algos.store import RunStore
+from diamond_marl.errors import ConfigError
+
+FINAL_EVAL_FACTOR = 10
+_EVAL_STREAM = 0x5EED
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+def make_algorithm(setup: TrainSetup) -> Algorithm:
+    if setup.config.is_ppo:
+        from diamond_marl.algos.ppo import make_ppo
+
+        return make_ppo(setup)
+    from diamond_marl.algos.qlearning import make_q_learning
+
+    return make_q_learning(setup)
+
+
+@dataclasses.dataclass
+class Program:
+    """The compiled pieces of a run, all vmapped over seeds."""
+
+    setup: TrainSetup
+    algo: Algorithm
+    seed_keys: jax.Array  # (seeds, 2)
+
+    def __post_init__(self) -> None:
+        algo, per_chunk = self.algo, self.setup.updates_per_chunk
+
+        def chunk(state):
+            return jax.lax.scan(algo.update, state, None, length=per_chunk)
+
+        self.init = jax.jit(jax.vmap(algo.init))
+        self.chunk = jax.jit(jax.vmap(chunk))
+        self._evals: dict[int, Any] = {}
+
+    def evaluate(self, state: Any, episodes: int, chunk_index: int) -> dict[str, np.ndarray]:
+        """Execution-mode evaluation of every seed; keys depend on (seed, chunk) only."""
+        if episodes not in self._evals:
+            ev = make_evaluate(self.setup.env, self.algo.act, episodes)
+            self._evals[episodes] = jax.jit(jax.vmap(ev))
+        keys = jax.vmap(
+            lambda k: jax.random.fold_in(jax.random.fold_in(k, _EVAL_STREAM), chunk_index)
+        )(self.seed_keys)
+        params = jax.vmap(self.algo.act_params)(state)
+        return {k: np.asarray(v) for k, v in self._evals[episodes](params, keys).items()}
+
+
+def seed_keys(cfg: TrainConfig) -> jax.Array:
+    return jnp.stack([jax.random.PRNGKey(cfg.seed + i) for i in range(cfg.seeds)])
+
+
+def build_program(cfg: TrainConfig) -> Program:
+    setup = build_setup(cfg)
+    return Program(setup, make_algorithm(setup), seed_keys(cfg))
+
+
+def default_out(cfg: TrainConfig) -> str:
+    safe = cfg.env.replace(":", "-").replace(",", "_").replace("=", "")
+    return f"runs/{cfg.algo}-{safe}-{cfg.breaker.replace('+', '_')}"
+
+
+def _success_key(setup: TrainSetup) -> str | None:
+    return setup.env.spec.success_metric
+
+
+def _chunk_metrics(raw: dict[str, np.ndarray]) -> list[dict[str, float]]:
+    """Per seed: mean training losses over the chunk, episode statistics weighted by count."""
+    per_seed = []
+    for s in range(next(iter(raw.values())).shape[0]):
+        m = {
+            k: float(np.mean(v[s]))
+            for k, v in raw.items()
+            if not k.endswith("_sum") and k != "episodes"
+        }
+        episodes = float(np.sum(raw["episodes"][s]))
+        if episodes > 0:
+            m["train_return"] = float(np.sum(raw["return_sum"][s]) / episodes)
+            m["train_won"] = float(np.sum(raw["won_sum"][s]) / episodes)
+        per_seed.append(m)
+    return per_seed
+
+
+def train(
+    cfg: TrainConfig | None = None,
+    resume: str | Path | None = None,
+    progress: bool = True,
+    stop_after_chunks: int | None = None,
+) -> dict[str, Any]:
+    """Run (or resume) a training run; returns the summary (also in RUN_DIR/summary.json).
+
+    ``stop_after_chunks`` ends the call early after that many chunks of this call (used by
+    tests to simulate an interruption); the checkpoint then lets ``resume`` continue.
+    """
+    if resume is not None:
+        run_dir = Path(resume)
+        if not (run_dir / "config.yaml").exists():
+            raise ConfigError(f"--resume {run_dir}: no config.yaml there (not a run directory)")
+        cfg = from_dict(RunStore(run_dir, {}).read_config())
+    assert cfg is not None
+    run_dir = Path(cfg.out or default_out(cfg))
+    cfg = dataclasses.replace(cfg, out=str(run_dir))
+    program = build_program(cfg)
+    setup = program.setup
+    store = RunStore(run_dir, {"env": cfg.env, "algo": cfg.algo, "breaker": cfg.breaker})
+    ckpt_dir = run_dir / "checkpoints"
+
+    state = program.init(program.seed_keys)
+    start_chunk, wall_before = 0, 0.0
+    if resume is not None and checkpoint.exists(ckpt_dir):
+        state, meta = checkpoint.load(ckpt_dir, state)
+        start_chunk, wall_before = meta["chunk"] + 1, meta["wall_s"]
+        store.load_metrics(up_to_step=meta["env_steps"])
+    elif resume is None:
+        if store.finished or checkpoint.exists(ckpt_dir):
+            raise ConfigError(
+                f"out={run_dir} already holds a run; resume it with --resume {run_dir} "
+                "or choose another out="
+            )
+        store.write_config(to_dict(cfg))
+
+    bar = _progress(progress, setup, start_chunk)
+    t0 = time.perf_counter()
+    chunks_done = 0
+    success = _success_key(setup)
+    try:
+        for c in range(start_chunk, setup.chunks):
+            state, raw = program.chunk(state)
+            raw = {k: np.asarray(v) for k, v in raw.items()}
+            if "loss" in raw and not np.all(np.isfinite(raw["loss"])):
+                bad = np.argwhere(~np.isfinite(raw["loss"]))[0]
+                step = (c * setup.updates_per_chunk + int(bad[1]) + 1) * setup.steps_per_update
+                raise TrainingDiverged(
+                    f"loss became {raw['loss'][tuple(bad)]} for seed {cfg.seed + int(bad[0])} "
+                    f"at about env step {step} (chunk {c}); the last good checkpoint is kept in "
+                    f"{ckpt_dir}"
+                )
+            env_steps = (c + 1) * setup.updates_per_chunk * setup.steps_per_update
+            evals = program.evaluate(state, cfg.eval_episodes, c)
+            for s, m in enumerate(_chunk_metrics(raw)):
+                m |= {"eval_return": evals["return"][s]}
+                if success:
+                    m[f"eval_{success}"] = evals["won"][s]
+                store.log(cfg.seed + s, env_steps, m)
+            store.flush()
+            wall = wall_before + time.perf_counter() - t0
+            checkpoint.save(ckpt_dir, state, {"chunk": c, "env_steps": env_steps, "wall_s": wall})
+            if bar is not None:
+                post = {"return": f"{evals['return'].mean():.3f}"}
+                if success:
+                    post[success] = f"{evals['won'].mean():.2f}"
+                bar.set_postfix(post)
+                bar.update(setup.updates_per_chunk * setup.steps_per_update)
+            chunks_done += 1
+            if stop_after_chunks is not None and chunks_done >= stop_after_chunks:
+                return {"interrupted": True, "chunk": c, "env_steps": env_steps}
+    finally:
+        if bar is not None:
+            bar.close()
+        store.close()
+    summary = final_summary(program, state, cfg, wall_before + time.perf_counter() - t0)
+    store.write_summary(summary)
+    return summary
+
+
+def final_summary(program: Program, state: Any, cfg: TrainConfig, wall_s: float) -> dict:
+    """The final evaluation (10x the episodes) per seed and its mean."""
+    setup = program.setup
+    evals = program.evaluate(state, cfg.eval_episodes * FINAL_EVAL_FACTOR, setup.chunks)
+    return summarize(evals, cfg, setup.env.spec, setup.env_steps_total, wall_s)
+
+
+def summarize(evals: dict, cfg: TrainConfig, spec: Any, env_steps: int, wall_s: float) -> dict:
+    success = spec.success_metric
+    per_seed = []
+    for s in range(len(evals["return"])):
+        row = {
+            "seed": cfg.seed + s,
+            "return": float(evals["return"][s]),
+            "episode_length": float(evals["length"][s]),
+        }
+        if success:
+            row[success] = float(evals["won"][s])
+        per_seed.append(row)
+    mean = {"return": float(np.mean(evals["return"]))}
+    if success:
+        mean[success] = float(np.mean(evals["won"]))
+    return {
+        "env": spec.name,
+        "algo": cfg.algo,
+        "breaker": cfg.breaker,
+        "seeds": per_seed,
+        **mean,
+        "env_steps": int(env_steps),
+        "wall_s": round(float(wall_s), 3),
+        "episodes_per_seed": int(cfg.eval_episodes * FINAL_EVAL_FACTOR),
+    }
+
+
+def _progress(enabled: bool, setup: TrainSetup, start_chunk: int):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    per_chunk = setup.updates_per_chunk * setup.steps_per_update
+    cfg = setup.config
+    return tqdm(
+        total=setup.env_steps_total,
+        initial=start_chunk * per_chunk,
+        unit="step",
+        unit_scale=True,
+        desc=f"{cfg.algo} {cfg.env} {cfg.breaker} x{cfg.seeds}",
+        dynamic_ncols=True,
+    )
