@@ -1,0 +1,244 @@
+"""QMIX, VDN and IQL in one module: they differ only in the mixer (hypernetwork, sum, none).
+
+One update = collect a window of ``segment_len`` steps from each of ``num_envs`` environments
+with epsilon-greedy actions, store the windows in the sequence replay buffer, then
+``updates_per_rollout`` gradient steps on sampled windows: double-Q targets from a target
+network (hard or soft updates), optional TD(lambda), action masks respected in every max and
+arg-max. The network key used at every step is stored, so the loss re-applies the same
+breaker draws the agents acted with. Execution is greedy (deterministic) by default; the
+breaker decides what randomness remains (``networks.acting.select_actions``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import chex
+import jax
+import jax.numpy as jnp
+import optax
+
+from diamond_marl.algos import buffer as replay
+from diamond_marl.algos.common import Algorithm, TrainSetup, episode_key_update, segment_len
+from diamond_marl.algos.returns import td_lambda
+from diamond_marl.envs.types import TimeStep
+from diamond_marl.networks.acting import select_actions
+from diamond_marl.networks.breakers import breaker_key
+from diamond_marl.networks.heads import mask_logits
+from diamond_marl.networks.inputs import AgentObs, from_timestep
+from diamond_marl.networks.mixers import make_mixer
+from diamond_marl.networks.network import NetworkConfig, make_network
+
+
+class QState(NamedTuple):
+    params: Any  # {"agent": ..., "mixer": ...}
+    target_params: Any
+    opt_state: Any
+    buffer: replay.Buffer
+    env_state: Any  # (B, ...)
+    ts: TimeStep  # (B, ...)
+    key: chex.Array  # raw uint32 (2,)
+    episode_keys: chex.Array  # (B, 2)
+    update: chex.Array  # () int32
+    env_steps: chex.Array  # () int32
+    noise_scale: chex.Array  # () float32 adaptive noise scale
+
+
+class Window(NamedTuple):
+    """One stored trajectory window of L steps (observations of L + 1 steps)."""
+
+    obs: AgentObs  # (L+1, N, ...)
+    state: chex.Array  # (L+1, S) global state for the mixer
+    net_key: chex.Array  # (L+1, 2) key given to the network at each step
+    action: chex.Array  # (L, N)
+    reward: chex.Array  # (L, N)
+    done: chex.Array  # (L,)
+
+
+def make_q_learning(setup: TrainSetup) -> Algorithm:
+    """Build QMIX / VDN / IQL for ``setup`` (config, env, breaker)."""
+    cfg, spec, breaker = setup.config, setup.env.spec, setup.breaker
+    qc = cfg.q
+    b, seg = cfg.num_envs, segment_len(cfg, setup.env)
+    net = make_network(
+        spec,
+        breaker,
+        NetworkConfig(
+            hidden=cfg.net.hidden, heads=cfg.net.heads, blocks=cfg.net.blocks, outputs=("q",)
+        ),
+    )
+    mixer = (
+        None
+        if cfg.algo == "iql"
+        else make_mixer(cfg.algo, **({"embed_dim": qc.mixer_hidden} if cfg.algo == "qmix" else {}))
+    )
+    adaptive = getattr(breaker, "schedule", None) == "adaptive"
+    tx = optax.chain(optax.clip_by_global_norm(qc.max_grad_norm), optax.adam(cfg.lr, eps=1e-5))
+
+    def q_values(params, obs: AgentObs, net_key, step, noise_scale, mode="train"):
+        out = net.apply(
+            params["agent"], obs, net_key, step, mode, noise_scale=noise_scale if adaptive else None
+        )
+        return out.q  # (..., N, A) unmasked
+
+    def epsilon(env_steps):
+        frac = jnp.clip(env_steps / max(qc.eps_anneal_steps, 1), 0.0, 1.0)
+        return qc.eps_start + (qc.eps_finish - qc.eps_start) * frac
+
+    def mix(params, agent_qs, state):
+        """(..., N) chosen Qs -> (...) team Q, or (..., N) per agent for IQL."""
+        if mixer is None:
+            return agent_qs
+        return mixer.apply(params["mixer"], agent_qs, state)
+
+    def init(key: chex.PRNGKey) -> QState:
+        key, reset_key, net_key, mix_key, ep_key = jax.random.split(key, 5)
+        env_state, ts = jax.vmap(setup.train_env.reset)(jax.random.split(reset_key, b))
+        params = {"agent": net.init(net_key, from_timestep(ts))}
+        if mixer is not None:
+            params["mixer"] = mixer.init(mix_key, jnp.zeros((spec.num_agents,)), ts.state[0])
+        example = Window(
+            obs=jax.tree.map(lambda x: jnp.repeat(x[:1], seg + 1, 0), from_timestep(ts)),
+            state=jnp.repeat(ts.state[:1], seg + 1, 0),
+            net_key=jnp.zeros((seg + 1, 2), jnp.uint32),
+            action=jnp.zeros((seg, spec.num_agents), jnp.int32),
+            reward=jnp.zeros((seg, spec.num_agents), jnp.float32),
+            done=jnp.zeros((seg,), bool),
+        )
+        return QState(
+            params=params,
+            target_params=params,
+            opt_state=tx.init(params),
+            buffer=replay.init(example, qc.buffer_episodes),
+            env_state=env_state,
+            ts=ts,
+            key=key,
+            episode_keys=jax.random.split(ep_key, b),
+            update=jnp.zeros((), jnp.int32),
+            env_steps=jnp.zeros((), jnp.int32),
+            noise_scale=jnp.asarray(getattr(breaker, "start", 1.0), jnp.float32),
+        )
+
+    def rollout(state: QState) -> tuple[QState, Window, dict]:
+        eps = epsilon(state.env_steps)
+
+        def step(carry, step_key):
+            env_state, ts, episode_keys = carry
+            net_key = breaker_key(breaker, episode_keys, jax.random.split(step_key, b))
+            q = q_values(
+                state.params, from_timestep(ts), net_key, state.env_steps, state.noise_scale
+            )
+            action = select_actions(
+                jax.random.fold_in(step_key, 1),
+                q,
+                breaker,
+                "train",
+                action_mask=ts.action_mask,
+                epsilon=eps,
+            )  # (B, N)
+            env_state, next_ts = jax.vmap(setup.train_env.step)(env_state, action)
+            episode_keys = episode_key_update(episode_keys, next_ts.done, step_key)
+            greedy = jnp.argmax(mask_logits(q, ts.action_mask), -1)
+            out = (from_timestep(ts), ts.state, net_key, action, next_ts.reward, next_ts.done)
+            return (env_state, next_ts, episode_keys), (out, next_ts.extras, greedy)
+
+        key, roll_key, last_key = jax.random.split(state.key, 3)
+        (env_state, ts, episode_keys), (seq, extras, greedy) = jax.lax.scan(
+            step, (state.env_state, state.ts, state.episode_keys), jax.random.split(roll_key, seg)
+        )
+        obs, st, net_key, action, reward, done = seq  # time-major (L, B, ...)
+        last_net_key = breaker_key(breaker, episode_keys, jax.random.split(last_key, b))
+        append = lambda xs, x: jnp.concatenate([xs, x[None]], 0)  # noqa: E731
+        window = Window(
+            obs=jax.tree.map(append, obs, from_timestep(ts)),
+            state=append(st, ts.state),
+            net_key=append(
+                net_key,
+                jax.random.key_data(last_net_key)
+                if jnp.issubdtype(last_net_key.dtype, jax.dtypes.prng_key)
+                else last_net_key,
+            ),
+            action=action,
+            reward=reward,
+            done=done,
+        )
+        window = jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), window)  # (B, L(+1), ...)
+        state = state._replace(env_state=env_state, ts=ts, episode_keys=episode_keys, key=key)
+        onehot = jax.nn.one_hot(greedy, spec.num_actions)  # (L, B, N, A)
+        return state, window, {"extras": extras, "done": done, "greedy": onehot}
+
+    def loss_fn(params, target_params, batch: Window, step, noise_scale):
+        # batch: (M, L(+1), ...) -> Q for all L+1 observations
+        q = q_values(params, batch.obs, batch.net_key, step, noise_scale)  # (M, L+1, N, A)
+        q_tgt = q_values(target_params, batch.obs, batch.net_key, step, noise_scale)
+        q_tgt = jax.lax.stop_gradient(q_tgt)
+        avail = batch.obs.action_mask  # (M, L+1, N, A)
+        chosen = jnp.take_along_axis(q[:, :-1], batch.action[..., None], -1)[..., 0]  # (M,L,N)
+        select_from = jax.lax.stop_gradient(q) if qc.double_q else q_tgt
+        best = jnp.argmax(mask_logits(select_from[:, 1:], avail[:, 1:]), -1)  # (M, L, N)
+        next_q = jnp.take_along_axis(q_tgt[:, 1:], best[..., None], -1)[..., 0]  # (M, L, N)
+        q_taken = mix(params, chosen, batch.state[:, :-1])  # (M, L) or (M, L, N)
+        q_next = mix(target_params, next_q, batch.state[:, 1:])
+        reward = batch.reward.mean(-1) if mixer is not None else batch.reward  # team or own
+        done = batch.done if mixer is not None else batch.done[..., None]
+        targets = jax.vmap(lambda r, v, d: td_lambda(r, v, d, qc.gamma, qc.td_lambda))(
+            reward, q_next, done
+        )
+        td = q_taken - jax.lax.stop_gradient(targets)
+        loss = jnp.mean(jnp.square(td))
+        return loss, {"loss": loss, "q_taken": q_taken.mean(), "td_abs": jnp.abs(td).mean()}
+
+    def learn(state: QState, _: Any) -> tuple[QState, dict]:
+        key, sample_key = jax.random.split(state.key)
+        batch = replay.sample(state.buffer, sample_key, qc.batch_episodes)
+        grads, stats = jax.grad(loss_fn, has_aux=True)(
+            state.params, state.target_params, batch, state.env_steps, state.noise_scale
+        )
+        updates, opt_state = tx.update(grads, state.opt_state, state.params)
+        ready = state.env_steps >= qc.learning_starts
+        keep = lambda new, old: jax.tree.map(lambda a, c: jnp.where(ready, a, c), new, old)  # noqa: E731
+        params = keep(optax.apply_updates(state.params, updates), state.params)
+        opt_state = keep(opt_state, state.opt_state)
+        return state._replace(params=params, opt_state=opt_state, key=key), stats
+
+    def update(state: QState, _: Any) -> tuple[QState, dict]:
+        state, window, info = rollout(state)
+        state = state._replace(
+            buffer=replay.add(state.buffer, window), env_steps=state.env_steps + seg * b
+        )
+        state, stats = jax.lax.scan(learn, state, None, length=qc.updates_per_rollout)
+        n_update = state.update + 1
+        if qc.tau >= 1.0:
+            hard = (n_update % qc.target_update) == 0
+            target = jax.tree.map(
+                lambda p, t: jnp.where(hard, p, t), state.params, state.target_params
+            )
+        else:
+            target = optax.incremental_update(state.params, state.target_params, qc.tau)
+        diversity = setup.diversity(info["greedy"])
+        noise_scale = setup.adapt(state.noise_scale, diversity) if adaptive else state.noise_scale
+        state = state._replace(target_params=target, update=n_update, noise_scale=noise_scale)
+        metrics = jax.tree.map(jnp.mean, stats)
+        metrics |= setup.episode_metrics(info["extras"], info["done"])
+        metrics |= {
+            "diversity": diversity,
+            "noise_scale": noise_scale,
+            "epsilon": epsilon(state.env_steps),
+        }
+        return state, metrics
+
+    def act(act_params: Any, ts: TimeStep, step_key: chex.PRNGKey, episode_key: chex.PRNGKey):
+        """Execution mode for one environment: greedy over masked Q (breaker decides the rest)."""
+        params, env_steps, noise_scale = act_params
+        net_key = breaker_key(breaker, episode_key, step_key)
+        q = q_values({"agent": params}, from_timestep(ts), net_key, env_steps, noise_scale, "eval")
+        return select_actions(
+            jax.random.fold_in(step_key, 1), q, breaker, "eval", action_mask=ts.action_mask
+        )
+
+    def act_params(state: QState) -> Any:
+        return (state.params["agent"], state.env_steps, state.noise_scale)
+
+    return Algorithm(
+        init=init, update=update, act=act, act_params=act_params, env_steps_per_update=seg * b
+    )
