@@ -1,4 +1,4 @@
-"""Command line: ``diamond-marl envs | env-check NAME | demo``.
+"""Command line: ``diamond-marl envs | env-check | train | eval | demo``.
 
 Configuration errors (an unknown environment, an impossible parameter) print one line naming
 the bad value and what is allowed, and exit with status 2, without a traceback.
@@ -61,6 +61,49 @@ def _cmd_env_check(args: argparse.Namespace) -> int:
     return status
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    import json
+
+    from diamond_marl.algos.config import parse_overrides, resolve
+    from diamond_marl.algos.runner import TrainingDiverged, train
+
+    overrides = parse_overrides(args.overrides)
+    if args.resume and overrides:
+        raise ConfigError(
+            f"--resume continues a run with its saved config; drop the overrides {overrides}"
+        )
+    cfg = None if args.resume else resolve(overrides)
+    try:
+        summary = train(cfg, resume=args.resume, progress=not args.no_progress)
+    except TrainingDiverged as err:
+        print(f"diamond-marl: training stopped: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        out = args.resume or (cfg.out if cfg else "")
+        print(f"\ninterrupted; continue with: diamond-marl train --resume {out}", file=sys.stderr)
+        return 130
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    import json
+
+    from diamond_marl.algos.config import parse_overrides
+    from diamond_marl.algos.runner import evaluate_run
+
+    opts = parse_overrides(args.overrides)
+    unknown = set(opts) - {"env", "episodes"}
+    if unknown:
+        raise ConfigError(f"unknown eval option(s) {sorted(unknown)}; allowed: env, episodes")
+    episodes = opts.get("episodes")
+    if episodes is not None and not episodes.isdigit():
+        raise ConfigError(f"episodes={episodes!r} must be a positive integer")
+    summary = evaluate_run(args.run_dir, opts.get("env"), int(episodes) if episodes else None)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from diamond_marl.envs.reference import enumerate_xor, measure_reference, reference_values
 
@@ -95,13 +138,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=100, help="steps per environment")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_env_check)
+    p = sub.add_parser(
+        "train",
+        help="train a run: key=value overrides, e.g. algo=mappo env=smax:3m breaker=rank seeds=3",
+        description="Overrides are key=value (e.g. algo=qmix env=smax:3m breaker=rank seeds=3 "
+        "steps=1000000 out=runs/x ppo.epochs=2 breaker.eval_rank=false).",
+    )
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_train)
+    p = sub.add_parser("eval", help="re-evaluate a run's checkpoint (optionally on another env)")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.set_defaults(func=_cmd_eval)
     p = sub.add_parser("demo", help="the main job (grows with the project)")
     p.set_defaults(func=_cmd_demo)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    # key=value overrides may stand anywhere among the options of train and eval
+    if args.command in ("train", "eval"):
+        args.overrides = [a for a in extra if "=" in a and not a.startswith("-")]
+        extra = [a for a in extra if a not in args.overrides]
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.func(args)
     except ConfigError as err:

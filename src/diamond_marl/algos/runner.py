@@ -243,3 +243,43 @@ def _progress(enabled: bool, setup: TrainSetup, start_chunk: int):
         desc=f"{cfg.algo} {cfg.env} {cfg.breaker} x{cfg.seeds}",
         dynamic_ncols=True,
     )
+
+
+def evaluate_run(run_dir: str | Path, env: str | None = None, episodes: int | None = None) -> dict:
+    """Re-evaluate a run's latest checkpoint, optionally on another environment or team size.
+
+    Writes ``RUN_DIR/eval/<env>.json`` with the keys of ``summary.json`` and returns it.
+    """
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.yaml").exists():
+        raise ConfigError(f"{run_dir} is not a run directory (no config.yaml)")
+    if not checkpoint.exists(run_dir / "checkpoints"):
+        raise ConfigError(f"{run_dir} has no checkpoint yet")
+    if episodes is not None and episodes < 1:
+        raise ConfigError(f"episodes={episodes} must be >= 1")
+    cfg = from_dict(RunStore(run_dir, {}).read_config())
+    program = build_program(cfg)
+    state, meta = checkpoint.load(run_dir / "checkpoints", program.init(program.seed_keys))
+    act_params = jax.vmap(program.algo.act_params)(state)
+    target = program
+    if env is not None and env != cfg.env:
+        other = dataclasses.replace(cfg, env=env)
+        setup = dataclasses.replace(build_setup(other), breaker=program.setup.breaker)
+        target = Program(setup, make_algorithm(setup), program.seed_keys)
+    episodes = episodes or cfg.eval_episodes * FINAL_EVAL_FACTOR
+    ev = jax.jit(jax.vmap(make_evaluate(target.setup.env, target.algo.act, episodes)))
+    keys = jax.vmap(lambda k: jax.random.fold_in(k, _EVAL_STREAM + 1))(program.seed_keys)
+    try:
+        evals = {k: np.asarray(v) for k, v in ev(act_params, keys).items()}
+    except (TypeError, ValueError) as err:
+        raise ConfigError(
+            f"the policy trained on {cfg.env} cannot run on {target.setup.env.spec.name}: {err}"
+        ) from None
+    summary = summarize(evals, cfg, target.setup.env.spec, meta["env_steps"], 0.0)
+    summary["trained_on"] = cfg.env
+    del summary["wall_s"]
+    name = target.setup.env.spec.name.replace(":", "-").replace(",", "_").replace("=", "")
+    from diamond_marl.algos.store import atomic_write_json
+
+    atomic_write_json(run_dir / "eval" / f"{name}.json", summary)
+    return summary
