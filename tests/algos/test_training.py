@@ -1,0 +1,150 @@
+"""The training program's mechanics: resume, retracing, outputs, bad input, NaN handling."""
+
+from __future__ import annotations
+
+import json
+
+import jax
+import pandas as pd
+import pytest
+
+from diamond_marl.algos.config import resolve
+from diamond_marl.algos.runner import TrainingDiverged, build_program, train
+from diamond_marl.cli import main
+from diamond_marl.errors import ConfigError
+
+TINY = {
+    "env": "xor:n=2,k=2",
+    "seeds": "2",
+    "num_envs": "8",
+    "net.hidden": "16",
+    "net.heads": "2",
+    "net.blocks": "1",
+    "eval_episodes": "16",
+    "chunks": "4",
+}
+
+
+def _cfg(tmp_path, name, **extra):
+    return resolve({**TINY, "out": str(tmp_path / name), **extra})
+
+
+@pytest.mark.parametrize(
+    "algo,extra",
+    [
+        ("mappo", {"ppo.rollout_len": "4", "steps": "512", "breaker": "noise"}),
+        (
+            "qmix",
+            {
+                "steps": "256",
+                "q.learning_starts": "32",
+                "q.batch_episodes": "8",
+                "q.buffer_episodes": "64",
+                "breaker": "rank",
+            },
+        ),
+    ],
+)
+def test_resumed_run_equals_uninterrupted_run(tmp_path, algo, extra):
+    full = _cfg(tmp_path, "full", algo=algo, **extra)
+    train(full, progress=False)
+    part = _cfg(tmp_path, "part", algo=algo, **extra)
+    out = train(part, progress=False, stop_after_chunks=2)
+    assert out["interrupted"] and not (tmp_path / "part" / "summary.json").exists()
+    train(resume=tmp_path / "part", progress=False)
+    a = pd.read_csv(tmp_path / "full" / "metrics.csv")
+    b = pd.read_csv(tmp_path / "part" / "metrics.csv")
+    assert len(a) == len(b) > 0
+    pd.testing.assert_frame_equal(a, b)
+    sa = json.loads((tmp_path / "full" / "summary.json").read_text())
+    sb = json.loads((tmp_path / "part" / "summary.json").read_text())
+    assert sa["seeds"] == sb["seeds"] and sa["env_steps"] == sb["env_steps"]
+
+
+def test_run_directory_outputs(tmp_path):
+    cfg = _cfg(
+        tmp_path,
+        "run",
+        algo="vdn",
+        steps="128",
+        **{"q.learning_starts": "16", "q.buffer_episodes": "32"},
+    )
+    summary = train(cfg, progress=False)
+    run = tmp_path / "run"
+    for name in ("config.yaml", "metrics.csv", "summary.json", "checkpoints/latest.npz"):
+        assert (run / name).exists(), name
+    assert any((run / "tb").iterdir())
+    rows = pd.read_csv(run / "metrics.csv")
+    assert list(rows.columns) == ["env", "algo", "breaker", "seed", "step", "metric", "value"]
+    assert set(rows.seed) == {0, 1}
+    assert {"loss", "eval_return", "eval_success_rate"} <= set(rows.metric)
+    assert set(summary) >= {"return", "success_rate", "env_steps", "wall_s", "seeds"}
+    assert len(summary["seeds"]) == 2 and summary["env_steps"] >= 128
+
+
+def test_no_retracing_after_the_first_chunk(tmp_path):
+    cfg = _cfg(tmp_path, "trace", algo="mappo", steps="256", **{"ppo.rollout_len": "4"})
+    program = build_program(cfg)
+    state = program.init(program.seed_keys)
+    for _ in range(3):
+        state, _ = program.chunk(state)
+    assert program.chunk._cache_size() == 1
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
+    cfg = _cfg(
+        tmp_path,
+        "nan",
+        algo="mappo",
+        steps="2048",
+        lr="1e38",
+        **{"ppo.rollout_len": "4", "ppo.max_grad_norm": "1e38", "ppo.anneal_lr": "false"},
+    )
+    with pytest.raises(TrainingDiverged, match="env step"):
+        train(cfg, progress=False)
+    assert not (tmp_path / "nan" / "summary.json").exists()
+
+
+@pytest.mark.parametrize(
+    "override,fragment",
+    [
+        ({"algo": "ddpg"}, "ddpg"),
+        ({"env": "smax:99z"}, "99z"),
+        ({"breaker": "magic"}, "magic"),
+        ({"steps": "-5"}, "steps=-5"),
+        ({"lr": "0"}, "lr=0"),
+        ({"num_envs": "0"}, "num_envs=0"),
+        ({"q.batch_episodes": "0", "algo": "qmix"}, "batch_episodes=0"),
+        ({"nonsense": "1"}, "nonsense"),
+        ({"ppo.clip": "1"}, "ppo.clip"),
+        ({"breaker": "agent_id", "breaker.max_agents": "1"}, "max_agents"),
+    ],
+)
+def test_bad_config_is_rejected_before_anything_is_written(tmp_path, capfd, override, fragment):
+    out = tmp_path / "bad"
+    args = ["train", f"out={out}", "--no-progress", *[f"{k}={v}" for k, v in override.items()]]
+    assert main(args) == 2
+    err = capfd.readouterr().err
+    assert fragment in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_resolve_layers_files_and_overrides():
+    cfg = resolve({"algo": "qmix", "env": "xor:n=2,k=2", "q.target_update": "7"})
+    assert cfg.q.target_update == 7  # override beats the env file (20)
+    assert cfg.q.eps_anneal_steps == 5000  # env file beats the algo file (100000)
+    assert cfg.steps == 20000
+    with pytest.raises(ConfigError):
+        resolve({"seeds": "0"})
+
+
+def test_eval_on_another_team_size(tmp_path):
+    cfg = _cfg(
+        tmp_path, "ev", algo="mappo", env="xor:n=2,k=3", steps="128", **{"ppo.rollout_len": "4"}
+    )
+    train(cfg, progress=False)
+    assert main(["eval", str(tmp_path / "ev"), "env=xor:n=3,k=3", "episodes=32"]) == 0
+    saved = json.loads((tmp_path / "ev" / "eval" / "xor-n3_k3.json").read_text())
+    assert saved["env"] == "xor:n=3,k=3" and saved["trained_on"] == "xor:n=2,k=3"
+    assert 0.0 <= saved["success_rate"] <= 1.0
+    jax.clear_caches()
