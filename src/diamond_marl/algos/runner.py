@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import flax.errors
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -265,13 +266,19 @@ def evaluate_run(run_dir: str | Path, env: str | None = None, episodes: int | No
     if env is not None and env != cfg.env:
         other = dataclasses.replace(cfg, env=env)
         setup = dataclasses.replace(build_setup(other), breaker=program.setup.breaker)
+        trained, wanted = program.setup.env.spec, setup.env.spec
+        if trained.entity_dim != wanted.entity_dim:
+            raise ConfigError(
+                f"the policy trained on {trained.name} reads {trained.entity_dim} features per "
+                f"entity token; {wanted.name} has {wanted.entity_dim}: it cannot run there"
+            )
         target = Program(setup, make_algorithm(setup), program.seed_keys)
     episodes = episodes or cfg.eval_episodes * FINAL_EVAL_FACTOR
     ev = jax.jit(jax.vmap(make_evaluate(target.setup.env, target.algo.act, episodes)))
     keys = jax.vmap(lambda k: jax.random.fold_in(k, _EVAL_STREAM + 1))(program.seed_keys)
     try:
         evals = {k: np.asarray(v) for k, v in ev(act_params, keys).items()}
-    except (TypeError, ValueError) as err:
+    except (TypeError, ValueError, flax.errors.FlaxError) as err:
         raise ConfigError(
             f"the policy trained on {cfg.env} cannot run on {target.setup.env.spec.name}: {err}"
         ) from None
