@@ -1,0 +1,65 @@
+"""Critics: value functions that never see the breakers' draws.
+
+Both take no key. ``EntityCritic`` (IPPO-style, per agent from its own entity view) is the
+agent network with breaker ``none`` and a value head; ``StateCritic`` (MAPPO-style,
+centralised) reads the global state. Mixers (``networks.mixers``) are the critics of
+value decomposition and take no key either.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import chex
+import flax.linen as nn
+
+from diamond_marl.errors import allowed
+from diamond_marl.networks.breakers import NoneConfig
+from diamond_marl.networks.inputs import AgentObs
+from diamond_marl.networks.network import AgentNetwork, NetOut, NetworkConfig
+
+CRITICS = ("entity", "state")
+
+
+@dataclasses.dataclass(frozen=True)
+class EntityCritic:
+    """Per-agent value from the agent's own entity tokens: ``apply(params, obs, carry)``."""
+
+    config: NetworkConfig = NetworkConfig(outputs=("value",))
+
+    @property
+    def network(self) -> AgentNetwork:
+        cfg = dataclasses.replace(self.config, outputs=("value",))
+        return AgentNetwork(cfg, NoneConfig(), ())
+
+    def init(self, key: chex.PRNGKey, obs: AgentObs) -> dict[str, Any]:
+        return self.network.init(key, obs)
+
+    def apply(
+        self, params: dict[str, Any], obs: AgentObs, carry: chex.Array | None = None
+    ) -> NetOut:
+        """``out.value (..., N)``; deterministic, no key."""
+        return self.network.apply(params, obs, None, 0, "eval", carry)
+
+
+class StateCritic(nn.Module):
+    """Centralised value ``(..., S) -> (...)`` from the global state."""
+
+    hidden: int = 64
+    """Hidden width of the two-layer MLP."""
+
+    @nn.compact
+    def __call__(self, state: chex.Array) -> chex.Array:
+        h = nn.relu(nn.Dense(self.hidden, name="dense0")(state))  # (..., hidden)
+        h = nn.relu(nn.Dense(self.hidden, name="dense1")(h))  # (..., hidden)
+        return nn.Dense(1, name="out")(h)[..., 0]  # (...)
+
+
+def make_critic(kind: str, config: NetworkConfig | None = None) -> EntityCritic | StateCritic:
+    """``"entity"`` (agent network, no breaker) or ``"state"`` (MLP on the global state)."""
+    if kind == "entity":
+        return EntityCritic(config or NetworkConfig(outputs=("value",)))
+    if kind == "state":
+        return StateCritic((config or NetworkConfig()).value_hidden)
+    raise allowed(kind, "critic", CRITICS)
