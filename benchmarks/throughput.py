@@ -19,7 +19,7 @@ import time
 import jax
 
 import diamond_marl  # noqa: F401  (XLA flags before jax)
-from diamond_marl.algos.config import resolve
+from diamond_marl.algos.config import parse_overrides, resolve
 from diamond_marl.algos.runner import build_program
 from diamond_marl.envs.check import make_rollout
 
@@ -38,7 +38,9 @@ def _timed(fn, *args, repeats: int):
     return best, out
 
 
-def measure(algo: str, env: str, num_envs: int, updates: int, repeats: int) -> dict:
+def measure(
+    algo: str, env: str, num_envs: int, updates: int, repeats: int, extra: dict[str, str]
+) -> dict:
     cfg = resolve(
         {
             "algo": algo,
@@ -48,6 +50,7 @@ def measure(algo: str, env: str, num_envs: int, updates: int, repeats: int) -> d
             "steps": "100000000",
             "chunks": "1",
             "out": "/nonexistent",
+            **extra,
         }
     )
     program = build_program(cfg)
@@ -78,10 +81,18 @@ def main() -> None:
     parser.add_argument("--num-envs", type=int, default=64, help="vmapped environments")
     parser.add_argument("--updates", type=int, default=4, help="updates per timed chunk")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="training config overrides, e.g. ppo.epochs=2 net.hidden=32",
+    )
     args = parser.parse_args()
+    extra = parse_overrides(args.set)
     for env in args.envs:
         for algo in args.algos:
-            r = measure(algo, env, args.num_envs, args.updates, args.repeats)
+            r = measure(algo, env, args.num_envs, args.updates, args.repeats, extra)
             print(
                 f"throughput {algo} {env} train_sps={r['train_sps']:.0f} "
                 f"env_sps={r['env_sps']:.0f} ratio={r['ratio']:.3f}",
