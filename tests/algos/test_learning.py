@@ -49,3 +49,36 @@ def test_xor_private_random_input_stays_below_the_private_dice_ceiling(tmp_path)
         tmp_path, "ri", algo="mappo", env="xor:n=2,k=2", breaker="random_input", steps="3000"
     )
     assert max(_per_seed(s)) <= 0.6, s["seeds"]
+
+
+def test_role_game_without_a_breaker_stays_at_one_over_n(tmp_path):
+    # identical agents with identical observations take the same role at every step: 1/N
+    s = _train(
+        tmp_path, "rn", algo="qmix", env="role:n=4,k=4,t=10", breaker="none", steps="2000", **Q_FAST
+    )
+    assert all(r == pytest.approx(10 * 0.25) for r in _per_seed(s, "return")), s["seeds"]
+
+
+@pytest.mark.slow
+def test_role_game_rank_finds_distinct_roles(tmp_path):
+    # per-step reward >= 0.85, beyond the one-step private-dice value 0.684
+    s = _train(tmp_path, "rr", algo="mappo", env="role:n=4,k=4,t=10", breaker="rank", steps="20000")
+    assert min(_per_seed(s, "return")) >= 8.5, s["seeds"]
+
+
+@pytest.mark.slow
+def test_smax_3m_mappo_learns_to_win(tmp_path):
+    # a random policy wins 0% of 3m episodes (see `diamond-marl env-check smax:3m`)
+    s = _train(
+        tmp_path,
+        "smax",
+        algo="mappo",
+        env="smax:3m",
+        breaker="none",
+        steps="150000",
+        seeds="1",
+        chunks="2",
+        eval_episodes="32",
+        **{"net.hidden": "64"},
+    )
+    assert s["win_rate"] >= 0.15, s["seeds"]

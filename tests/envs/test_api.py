@@ -64,3 +64,17 @@ def test_env_conforms_to_the_api(name):
     # won is only ever 1 on a final step
     won = np.asarray(traj.extras["won"])
     assert np.all((won == 0) | ((won == 1) & done))
+
+
+def test_listing_is_complete_even_after_one_family_was_imported_first():
+    import subprocess
+    import sys
+
+    code = (
+        "import diamond_marl.envs.reference\n"  # registers the games family first
+        "from diamond_marl.envs import list_envs\n"
+        "names = list_envs()\n"
+        "assert any(n.startswith('smax:') for n in names), names\n"
+        "assert any(n.startswith('rware:') for n in names), names\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=300)

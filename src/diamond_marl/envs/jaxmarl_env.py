@@ -37,6 +37,8 @@ added to any token: the agent-ID wrapper does that explicitly when wanted.
 from __future__ import annotations
 
 import math
+import os
+import sys
 from typing import Any
 
 import chex
@@ -81,8 +83,26 @@ def strong_types(tree: Any) -> Any:
     return jax.tree.map(fix, tree)
 
 
+def quiet_import_jaxmarl() -> None:
+    """Import jaxmarl once without its "Importing submoduled environments..." banner."""
+    if "jaxmarl" in sys.modules:
+        return
+    # jaxmarl's import chain rebinds sys.stdout, so silence the file descriptor itself.
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            import jaxmarl  # noqa: F401
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def jaxmarl_ids() -> list[str]:
     """jaxmarl ids this family accepts by name (SMAX ones go through ``smax:<map>``)."""
+    quiet_import_jaxmarl()
     import jaxmarl
 
     return [e for e in jaxmarl.registered_envs if e not in SMAX_IDS]
@@ -92,6 +112,7 @@ class JaxMarlEnv(Env):
     """A jaxmarl ``MultiAgentEnv`` with discrete actions, stacked and tokenised."""
 
     def __init__(self, env_id: str, chunk: int = DEFAULT_CHUNK) -> None:
+        quiet_import_jaxmarl()
         import jaxmarl
         from jaxmarl.environments.mpe.simple import SimpleMPE
         from jaxmarl.environments.multi_agent_env import MultiAgentEnv

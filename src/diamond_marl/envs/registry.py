@@ -76,9 +76,16 @@ def list_envs() -> list[str]:
     return [n for fam in families().values() for n in fam.listed]
 
 
+_BUILTIN_LOADED = False
+
+
 def _load_builtin() -> None:
-    if _FAMILIES:
+    # A flag, not "is _FAMILIES empty": importing one family's module (e.g. the games via
+    # envs.reference) must not hide the others.
+    global _BUILTIN_LOADED
+    if _BUILTIN_LOADED:
         return
+    _BUILTIN_LOADED = True
     import importlib
 
     # Importing a module registers its family; this order is the listing order.

@@ -51,7 +51,7 @@ from flax import struct
 
 from diamond_marl.envs import registry
 from diamond_marl.envs.base import Env
-from diamond_marl.envs.jaxmarl_env import strong_types
+from diamond_marl.envs.jaxmarl_env import quiet_import_jaxmarl, strong_types
 from diamond_marl.envs.types import EntityKind, EnvSpec, TimeStep
 from diamond_marl.errors import allowed
 
@@ -72,6 +72,7 @@ class SmaxState:
 
 def smax_maps() -> list[str]:
     """Every map name jaxmarl's SMAX knows."""
+    quiet_import_jaxmarl()
     from jaxmarl.environments.smax.smax_env import MAP_NAME_TO_SCENARIO
 
     return list(MAP_NAME_TO_SCENARIO)
@@ -81,6 +82,7 @@ class SmaxEnv(Env):
     """SMAX map ``map_name`` against jaxmarl's heuristic enemy."""
 
     def __init__(self, map_name: str, max_steps: int = DEFAULT_MAX_STEPS) -> None:
+        quiet_import_jaxmarl()
         from jaxmarl.environments.smax import HeuristicEnemySMAX
         from jaxmarl.environments.smax.smax_env import MAP_NAME_TO_SCENARIO
 
