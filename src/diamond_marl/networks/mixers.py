@@ -43,6 +43,9 @@ class QMix(nn.Module):
         # A constant input feature: with an all-zero state (e.g. a one-step game) the
         # hypernetworks would output |0| = 0 weights, and abs has zero gradient there.
         state = jnp.concatenate([state, jnp.ones(state.shape[:-1] + (1,), state.dtype)], -1)
+        # Raw global states mix scales (SMAX: absolute positions up to 32 beside fractions);
+        # fed as they are, the hypernetworks' |weights| grew until Q_tot diverged on smax:3m.
+        state = nn.LayerNorm(name="state_norm")(state)  # (..., S + 1)
 
         def hyper(out: int, name: str) -> chex.Array:
             h = nn.relu(nn.Dense(self.hypernet_hidden, name=f"{name}_hidden")(state))
