@@ -48,7 +48,6 @@ class PPOConfig:
     ent_coef: float = 0.01  # entropy bonus
     vf_coef: float = 0.5  # value loss weight
     max_grad_norm: float = 0.5  # gradient clipping
-    normalize_values: bool = False  # running normalisation of value targets (PopArt-free)
     eval_greedy: bool = True  # execute with arg-max (True) or by sampling (False)
     anneal_lr: bool = True  # linear learning-rate decay to 0
 
