@@ -143,7 +143,10 @@ def make_ppo(setup: TrainSetup) -> Algorithm:
         logp_all = jax.nn.log_softmax(out.logits)  # (M, N, A)
         logp = jnp.take_along_axis(logp_all, batch.action[..., None], -1)[..., 0]
         ratio = jnp.exp(logp - batch.log_prob)
-        adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+        # A floor on the scale: once every sample earns the same return (a solved XOR game),
+        # dividing by a near-zero std turned rounding noise into unit-size advantages and the
+        # policy collapsed (seen on xor:n=3,k=3 after reaching 100%).
+        adv = (adv - adv.mean()) / jnp.maximum(adv.std(), 1e-2)
         pg = -jnp.minimum(ratio * adv, jnp.clip(ratio, 1 - pc.clip_eps, 1 + pc.clip_eps) * adv)
         v = values(params, batch.ts)
         v_loss = jnp.square(v - targets)

@@ -119,6 +119,9 @@ class RankConfig(_Keyed):
     name: ClassVar[str] = "rank"
     eval_rank: bool = True
     """Draw and mask at evaluation too; False lets every agent see every peer (no key)."""
+    count_feature: bool = False
+    """Append the number of visible peers to the self token (softmax attention over
+    identical peer tokens barely tells one visible peer from two; see docs/results)."""
 
     def needs_key(self, mode: str) -> bool:
         return mode == "train" or self.eval_rank

@@ -227,6 +227,9 @@ class AgentNetwork:
                 need_key("rank draws")
                 rank = dice.uniform(dice.stream(akeys, dice.RANK))  # (..., N)
             key_mask = key_mask & dice.rank_visible(rank, obs.entity_agent)  # (..., N, E)
+        if isinstance(b, RankConfig) and b.count_feature:
+            peers = key_mask & (obs.entity_kind == EntityKind.PEER)  # (..., N, E)
+            obs = append_self_features(obs, peers.sum(-1, keepdims=True))  # F + 1
         eps = scale = None
         cfg = self.noise
         if cfg is not None and (mode == "train" or cfg.eval_noise):
