@@ -19,8 +19,10 @@ import time
 import jax
 
 import diamond_marl  # noqa: F401  (XLA flags before jax)
+from diamond_marl.algos.common import steps_per_update
 from diamond_marl.algos.config import parse_overrides, resolve
 from diamond_marl.algos.runner import build_program
+from diamond_marl.envs import make
 from diamond_marl.envs.check import make_rollout
 
 ENVS = ("smax:3m", "smax:5m_vs_6m", "rware:tiny-4ag", "rware:large-8ag")
@@ -41,23 +43,14 @@ def _timed(fn, *args, repeats: int):
 def measure(
     algo: str, env: str, num_envs: int, updates: int, repeats: int, extra: dict[str, str]
 ) -> dict:
-    cfg = resolve(
-        {
-            "algo": algo,
-            "env": env,
-            "num_envs": str(num_envs),
-            "seeds": "1",
-            "steps": "100000000",
-            "chunks": "1",
-            "out": "/nonexistent",
-            **extra,
-        }
-    )
+    base = {"algo": algo, "env": env, "num_envs": str(num_envs), "seeds": "1", **extra}
+    per_update = steps_per_update(resolve(base), make(env))
+    # one chunk of exactly `updates` updates
+    steps = str(per_update * updates)
+    cfg = resolve({**base, "steps": steps, "eval_interval": steps, "chunks": "1"})
     program = build_program(cfg)
     setup = program.setup
-    # a chunk of exactly `updates` updates
-    program.setup.updates_per_chunk = updates
-    program.__post_init__()
+    assert setup.updates_per_chunk == updates and setup.chunks == 1
     state = program.init(program.seed_keys)
     if not cfg.is_ppo:  # let learning run (not the warm-up branch)
         state = state._replace(env_steps=state.env_steps + cfg.q.learning_starts)

@@ -44,7 +44,9 @@ def test_xor_without_a_breaker_stays_in_the_trap(tmp_path, algo, extra):
 
 @pytest.mark.slow
 def test_xor_private_random_input_stays_below_the_private_dice_ceiling(tmp_path):
-    # a private random scalar can at best reach N!/N^N = 0.5 (plus sampling error)
+    # Not a learning test but a ceiling: private draws can at best reach N!/N^N = 0.5 (plus
+    # sampling error); this fails if the "private" scalar were shared across agents (a
+    # shared draw lets trained agents coordinate, as rank does, and reach 1.0).
     s = _train(
         tmp_path, "ri", algo="mappo", env="xor:n=2,k=2", breaker="random_input", steps="3000"
     )

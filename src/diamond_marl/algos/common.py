@@ -121,6 +121,22 @@ def build_setup(cfg: TrainConfig) -> TrainSetup:
     )
 
 
+def start_envs(setup: TrainSetup, key: chex.PRNGKey) -> dict[str, Any]:
+    """The fields every algorithm's state starts with: reset envs, keys, zero counters."""
+    key, reset_key, ep_key = jax.random.split(key, 3)
+    b = setup.config.num_envs
+    env_state, ts = jax.vmap(setup.train_env.reset)(jax.random.split(reset_key, b))
+    return {
+        "env_state": env_state,  # (B, ...)
+        "ts": ts,  # (B, ...)
+        "key": key,
+        "episode_keys": jax.random.split(ep_key, b),  # (B, 2)
+        "update": jnp.zeros((), jnp.int32),
+        "env_steps": jnp.zeros((), jnp.int32),
+        "noise_scale": jnp.asarray(getattr(setup.breaker, "start", 1.0), jnp.float32),
+    }
+
+
 def episode_key_update(keys: chex.Array, done: chex.Array, step_key: chex.PRNGKey) -> chex.Array:
     """New per-episode keys (B, 2) where an episode just ended, the old ones elsewhere."""
     fresh = jax.random.split(jax.random.fold_in(step_key, 7), keys.shape[0])

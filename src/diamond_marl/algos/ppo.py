@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from diamond_marl.algos.common import Algorithm, TrainSetup, episode_key_update
+from diamond_marl.algos.common import Algorithm, TrainSetup, episode_key_update, start_envs
 from diamond_marl.algos.returns import gae
 from diamond_marl.envs.types import TimeStep
 from diamond_marl.networks.acting import select_actions
@@ -90,22 +90,13 @@ def make_ppo(setup: TrainSetup) -> Algorithm:
         )
 
     def init(key: chex.PRNGKey) -> PPOState:
-        key, reset_key, actor_key, critic_key, ep_key = jax.random.split(key, 5)
-        env_state, ts = jax.vmap(setup.train_env.reset)(jax.random.split(reset_key, b))
+        key, actor_key, critic_key = jax.random.split(key, 3)
+        start = start_envs(setup, key)
+        ts = start["ts"]
         obs = from_timestep(ts)
         params = {"actor": actor.init(actor_key, obs)}
         params["critic"] = critic.init(critic_key, ts.state if centralised else obs)
-        return PPOState(
-            params=params,
-            opt_state=tx.init(params),
-            env_state=env_state,
-            ts=ts,
-            key=key,
-            episode_keys=jax.random.split(ep_key, b),
-            update=jnp.zeros((), jnp.int32),
-            env_steps=jnp.zeros((), jnp.int32),
-            noise_scale=jnp.asarray(getattr(breaker, "start", 1.0), jnp.float32),
-        )
+        return PPOState(params=params, opt_state=tx.init(params), **start)
 
     def rollout(state: PPOState) -> tuple[PPOState, Transition, dict]:
         def step(carry, step_key):

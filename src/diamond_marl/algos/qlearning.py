@@ -19,7 +19,13 @@ import jax.numpy as jnp
 import optax
 
 from diamond_marl.algos import buffer as replay
-from diamond_marl.algos.common import Algorithm, TrainSetup, episode_key_update, segment_len
+from diamond_marl.algos.common import (
+    Algorithm,
+    TrainSetup,
+    episode_key_update,
+    segment_len,
+    start_envs,
+)
 from diamond_marl.algos.returns import td_lambda
 from diamond_marl.envs.types import TimeStep
 from diamond_marl.networks.acting import select_actions
@@ -92,8 +98,9 @@ def make_q_learning(setup: TrainSetup) -> Algorithm:
         return mixer.apply(params["mixer"], agent_qs, state)
 
     def init(key: chex.PRNGKey) -> QState:
-        key, reset_key, net_key, mix_key, ep_key = jax.random.split(key, 5)
-        env_state, ts = jax.vmap(setup.train_env.reset)(jax.random.split(reset_key, b))
+        key, net_key, mix_key = jax.random.split(key, 3)
+        start = start_envs(setup, key)
+        ts = start["ts"]
         params = {"agent": net.init(net_key, from_timestep(ts))}
         if mixer is not None:
             params["mixer"] = mixer.init(mix_key, jnp.zeros((spec.num_agents,)), ts.state[0])
@@ -110,13 +117,7 @@ def make_q_learning(setup: TrainSetup) -> Algorithm:
             target_params=params,
             opt_state=tx.init(params),
             buffer=replay.init(example, qc.buffer_episodes),
-            env_state=env_state,
-            ts=ts,
-            key=key,
-            episode_keys=jax.random.split(ep_key, b),
-            update=jnp.zeros((), jnp.int32),
-            env_steps=jnp.zeros((), jnp.int32),
-            noise_scale=jnp.asarray(getattr(breaker, "start", 1.0), jnp.float32),
+            **start,
         )
 
     def rollout(state: QState) -> tuple[QState, Window, dict]:
@@ -152,12 +153,7 @@ def make_q_learning(setup: TrainSetup) -> Algorithm:
         window = Window(
             obs=jax.tree.map(append, obs, from_timestep(ts)),
             state=append(st, ts.state),
-            net_key=append(
-                net_key,
-                jax.random.key_data(last_net_key)
-                if jnp.issubdtype(last_net_key.dtype, jax.dtypes.prng_key)
-                else last_net_key,
-            ),
+            net_key=append(net_key, last_net_key),  # raw uint32 keys throughout
             action=action,
             reward=reward,
             done=done,

@@ -23,6 +23,8 @@ symmetric case where attention-logit noise alone cannot help (DESIGN.md §2).
 
 from __future__ import annotations
 
+import abc
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -102,8 +104,9 @@ class _ChoiceGame(Env):
         state = GameState(prev_roles=actions, t=state.t + 1)
         return state, self._observe(state, reward, won & (state.t >= self.t))
 
+    @abc.abstractmethod
     def _reward(self, distinct: chex.Array) -> tuple[chex.Array, chex.Array]:
-        raise NotImplementedError
+        """(team reward, won) from the number of distinct choices this step."""
 
 
 class XorGame(_ChoiceGame):

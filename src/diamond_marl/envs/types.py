@@ -81,12 +81,3 @@ class TimeStep:
     def done(self) -> chex.Array:
         """() bool, the episode is over either way."""
         return jnp.logical_or(self.terminated, self.truncated)
-
-
-def entity_tables(
-    spec_kinds: list[int], spec_agents: list[list[int]]
-) -> tuple[chex.Array, chex.Array]:
-    """Broadcast a static kind list (E,) and per-agent agent indices (N, E) to int32 arrays."""
-    n = len(spec_agents)
-    kinds = jnp.broadcast_to(jnp.asarray(spec_kinds, jnp.int32), (n, len(spec_kinds)))
-    return kinds, jnp.asarray(spec_agents, jnp.int32)
