@@ -26,7 +26,13 @@ def _per_seed(summary, key="success_rate"):
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "algo,extra", [("mappo", {"steps": "3000"}), ("qmix", {"steps": "4000", **Q_FAST})]
+    "algo,extra",
+    [
+        ("mappo", {"steps": "3000"}),
+        ("mappo", {"steps": "3000", "ppo.normalize_values": "true"}),
+        ("qmix", {"steps": "4000", **Q_FAST}),
+    ],
+    ids=["mappo", "mappo-value-norm", "qmix"],
 )
 def test_xor_rank_breaks_the_trap(tmp_path, algo, extra):
     s = _train(tmp_path, algo, algo=algo, env="xor:n=2,k=2", breaker="rank", **extra)

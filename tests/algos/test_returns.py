@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -64,3 +65,18 @@ def test_td_zero_is_one_step_target():
     rewards, values, dones, _ = _random_case(3)
     targets = td_lambda(rewards, values, dones, 0.9, 0.0)
     np.testing.assert_allclose(targets, rewards + 0.9 * (1 - dones) * values, rtol=1e-5, atol=1e-6)
+
+
+def test_value_normaliser_tracks_mean_and_std_of_targets():
+    from diamond_marl.algos.ppo import _norm_stats, _norm_update
+
+    norm = jnp.zeros(3)
+    assert [float(v) for v in _norm_stats(norm)] == [0.0, 1.0]  # identity before any data
+    rng = np.random.default_rng(0)
+    for _ in range(600):
+        norm = _norm_update(norm, jnp.asarray(rng.normal(5.0, 2.0, size=256)))
+    mean, std = _norm_stats(norm)
+    assert float(mean) == pytest.approx(5.0, abs=0.05)
+    assert float(std) == pytest.approx(2.0, abs=0.05)
+    first = _norm_update(jnp.zeros(3), jnp.asarray([1.0, 3.0]))
+    assert [float(v) for v in _norm_stats(first)] == pytest.approx([2.0, 1.0])  # debiased

@@ -191,3 +191,17 @@ def test_fast_normal_is_standard_normal_and_private_per_agent():
     assert abs((np.abs(flat) > 1.96).mean() - 0.05) < 0.005
     corr = np.corrcoef(eps[:, 0].ravel(), eps[:, 1].ravel())[0, 1]
     assert abs(corr) < 0.05  # agents' dice are independent
+
+
+def test_sigma_metric_is_learned_sigma_times_schedule(two_block_params):
+    net = build(
+        "noise", TWO_BLOCKS, init_sigma=0.5, schedule="linear", start=1.0, end=0.2, horizon=100
+    )
+    assert float(net.sigma(two_block_params, 0)) == pytest.approx(1.0)  # init_sigma=1 in params
+    params = jax.tree_util.tree_map_with_path(
+        lambda p, x: jnp.full_like(x, np.log(0.5)) if p[-1].key == "log_sigma" else x,
+        two_block_params,
+    )
+    assert float(net.sigma(params, 50)) == pytest.approx(0.5 * 0.6)
+    assert float(net.sigma(params, 50, noise_scale=2.0)) == pytest.approx(1.0)
+    assert float(build("none").sigma(params, 50)) == 0.0

@@ -50,6 +50,7 @@ class PPOConfig:
     max_grad_norm: float = 0.5  # gradient clipping
     eval_greedy: bool = True  # execute with arg-max (True) or by sampling (False)
     anneal_lr: bool = True  # linear learning-rate decay to 0
+    normalize_values: bool = False  # critic learns standardised returns (running mean / std)
 
 
 @dataclasses.dataclass

@@ -39,6 +39,26 @@ class PPOState(NamedTuple):
     update: chex.Array  # () int32 updates done
     env_steps: chex.Array  # () int32 env steps collected
     noise_scale: chex.Array  # () float32, adaptive noise scale (unused by fixed schedules)
+    value_norm: chex.Array  # (3,) running E[G], E[G^2] and their debiasing weight
+
+
+# Value normalisation (as in MAPPO, Yu et al. 2022): the critic predicts standardised
+# returns; statistics are exponential moving averages over updates, debiased like Adam's.
+_NORM_DECAY = 0.99
+_NORM_START = (0.0, 0.0, 0.0)
+
+
+def _norm_stats(norm: chex.Array) -> tuple[chex.Array, chex.Array]:
+    """(mean, std) of the returns seen so far; (0, 1) before the first update."""
+    weight = jnp.maximum(norm[2], 1e-8)
+    mean = jnp.where(norm[2] > 0, norm[0] / weight, 0.0)
+    var = jnp.where(norm[2] > 0, norm[1] / weight - jnp.square(mean), 1.0)
+    return mean, jnp.sqrt(jnp.maximum(var, 1e-4))
+
+
+def _norm_update(norm: chex.Array, targets: chex.Array) -> chex.Array:
+    batch = jnp.stack([targets.mean(), jnp.square(targets).mean(), 1.0])
+    return _NORM_DECAY * norm + (1 - _NORM_DECAY) * batch
 
 
 class Transition(NamedTuple):
@@ -96,7 +116,12 @@ def make_ppo(setup: TrainSetup) -> Algorithm:
         obs = from_timestep(ts)
         params = {"actor": actor.init(actor_key, obs)}
         params["critic"] = critic.init(critic_key, ts.state if centralised else obs)
-        return PPOState(params=params, opt_state=tx.init(params), **start)
+        return PPOState(
+            params=params,
+            opt_state=tx.init(params),
+            value_norm=jnp.asarray(_NORM_START, jnp.float32),
+            **start,
+        )
 
     def rollout(state: PPOState) -> tuple[PPOState, Transition, dict]:
         def step(carry, step_key):
@@ -159,7 +184,22 @@ def make_ppo(setup: TrainSetup) -> Algorithm:
         state, traj, info = rollout(state)
         last_v = values(state.params, state.ts)  # (B, N)
         done = jnp.broadcast_to(traj.done[..., None], traj.reward.shape)  # (T, B, N)
-        adv, targets = gae(traj.reward, traj.value, done, last_v, pc.gamma, pc.gae_lambda)
+        value_norm = state.value_norm
+        if pc.normalize_values:  # the critic's outputs are standardised: back to returns
+            mean, std = _norm_stats(value_norm)
+            adv, targets = gae(
+                traj.reward,
+                traj.value * std + mean,
+                done,
+                last_v * std + mean,
+                pc.gamma,
+                pc.gae_lambda,
+            )
+            value_norm = _norm_update(value_norm, targets)
+            mean, std = _norm_stats(value_norm)
+            targets = (targets - mean) / std  # the critic regresses standardised targets
+        else:
+            adv, targets = gae(traj.reward, traj.value, done, last_v, pc.gamma, pc.gae_lambda)
         flat = jax.tree.map(lambda x: x.reshape((t * b,) + x.shape[2:]), (traj, adv, targets))
 
         def epoch(carry, epoch_key):
@@ -192,10 +232,12 @@ def make_ppo(setup: TrainSetup) -> Algorithm:
             update=state.update + 1,
             env_steps=state.env_steps + t * b,
             noise_scale=noise_scale,
+            value_norm=value_norm,
         )
         metrics = jax.tree.map(jnp.mean, stats)
         metrics |= setup.episode_metrics(info["extras"], info["done"])
-        metrics |= {"diversity": diversity, "noise_scale": noise_scale}
+        sigma = actor.sigma(params["actor"], state.env_steps, noise_scale if adaptive else None)
+        metrics |= {"diversity": diversity, "noise_scale": noise_scale, "sigma": sigma}
         return state, metrics
 
     def act(act_params: Any, ts: TimeStep, step_key: chex.PRNGKey, episode_key: chex.PRNGKey):

@@ -219,6 +219,9 @@ def make_q_learning(setup: TrainSetup) -> Algorithm:
         metrics |= {
             "diversity": diversity,
             "noise_scale": noise_scale,
+            "sigma": net.sigma(
+                state.params["agent"], state.env_steps, noise_scale if adaptive else None
+            ),
             "epsilon": epsilon(state.env_steps),
         }
         return state, metrics

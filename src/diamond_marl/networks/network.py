@@ -20,6 +20,8 @@ Algorithm writers need four calls::
 - ``draws``: fix the rank draws or scale one agent's noise (adversarial evaluation, tests).
 - ``noise_scale``: the adaptive-mode scale kept by the algorithm (replaces the schedule).
 
+``attention(...)`` takes the same arguments and also returns every layer's attention weights.
+
 The torso is written for one agent and broadcast over the agent axis (``vmap`` with shared
 parameters), so the same parameters run with any team size and any number of entities; a
 per-entity action head (``EnvSpec.action_entity``) lets them run on maps with other unit
@@ -175,6 +177,25 @@ class AgentNetwork:
             return None
         return jnp.zeros(obs.batch_shape + (obs.num_agents, self.config.hidden), jnp.float32)
 
+    def sigma(
+        self, params: dict[str, Any], step: chex.Numeric, noise_scale: chex.Numeric | None = None
+    ) -> chex.Array:
+        """The training-mode noise std, mean over layers and heads: ``exp(log_sigma) * scale``.
+
+        ``noise_scale`` is the adaptive scale (None: the schedule at ``step``); 0 without noise.
+        """
+        cfg = self.noise
+        if cfg is None:
+            return jnp.zeros((), jnp.float32)
+        if noise_scale is None:
+            noise_scale = schedule_value(cfg.schedule, cfg.start, cfg.end, cfg.horizon, step)
+        leaves = [
+            jnp.exp(leaf).mean()
+            for path, leaf in jax.tree_util.tree_leaves_with_path(params)
+            if getattr(path[-1], "key", None) == "log_sigma"
+        ]  # one per attention layer
+        return jnp.stack(leaves).mean() * noise_scale
+
     def apply(
         self,
         params: dict[str, Any],
@@ -190,6 +211,26 @@ class AgentNetwork:
         """Run every agent's network; see the module docstring for the arguments."""
         args = self._inputs(obs, key, step, mode, carry, draws, noise_scale)
         return self.module.apply(params, **args)
+
+    def attention(
+        self,
+        params: dict[str, Any],
+        obs: AgentObs,
+        key: chex.PRNGKey | None = None,
+        step: chex.Numeric = 0,
+        mode: str = "train",
+        carry: chex.Array | None = None,
+        *,
+        draws: dice.Draws | None = None,
+        noise_scale: chex.Numeric | None = None,
+    ) -> tuple[NetOut, list[chex.Array]]:
+        """``apply`` plus each layer's attention weights ``(..., N, H, E, E)``, first to last
+        (query token x key token, after the entity, rank and noise masks); for analysis."""
+        args = self._inputs(obs, key, step, mode, carry, draws, noise_scale)
+        out, state = self.module.apply(params, **args, mutable=["intermediates"])
+        torso = state["intermediates"]["torso"]
+        layers = [torso[f"block{i}"]["attn"]["attention"][0] for i in range(self.config.blocks)]
+        return out, layers
 
     def _inputs(
         self,
