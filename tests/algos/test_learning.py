@@ -75,6 +75,28 @@ def test_role_game_rank_finds_distinct_roles(tmp_path):
 
 
 @pytest.mark.slow
+def test_role_game_qmix_with_rank_finds_distinct_roles(tmp_path):
+    # the QMIX case: per-step reward >= 0.85 (1/N = 0.25 without a breaker, above)
+    s = _train(
+        tmp_path,
+        "qr",
+        algo="qmix",
+        env="role:n=4,k=4,t=10",
+        breaker="rank",
+        steps="24000",
+        lr="0.001",
+        num_envs="8",
+        **{
+            "q.updates_per_rollout": "8",
+            "q.eps_anneal_steps": "15000",
+            "q.target_update": "10",
+            "q.td_lambda": "0.6",
+        },
+    )
+    assert min(_per_seed(s, "return")) >= 8.5, s["seeds"]
+
+
+@pytest.mark.slow
 def test_smax_3m_mappo_learns_to_win(tmp_path):
     # a random policy wins 0% of 3m episodes (see `diamond-marl env-check smax:3m`)
     s = _train(
