@@ -1,4 +1,5 @@
-"""Command line: ``diamond-marl envs | env-check | train | eval | demo``.
+"""Command line: ``diamond-marl envs | env-check | train | eval | demo | bench | report |
+analyze | replay``. Importing it loads no JAX (the benchmark launcher relies on that).
 
 Configuration errors (an unknown environment, an impossible parameter) print one line naming
 the bad value and what is allowed, and exit with status 2, without a traceback.
@@ -11,6 +12,8 @@ import sys
 from collections.abc import Sequence
 
 import diamond_marl  # noqa: F401  (sets XLA flags before jax is imported)
+from diamond_marl.analysis import cli as analysis_cli
+from diamond_marl.bench import cli as bench_cli
 from diamond_marl.errors import ConfigError
 
 
@@ -123,42 +126,32 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(f"largest |analytic - measured| = {worst:.4f} (sampling error at 4096 episodes ~ 0.01)")
     if worst >= 0.03:
         return 1
-    return _demo_trap(args)
+    return _demo_suite(args)
 
 
-def _demo_trap(args: argparse.Namespace) -> int:
-    """Train MAPPO on the XOR game with three breakers: the trap and two ways out."""
-    import shutil
+def _demo_suite(args: argparse.Namespace) -> int:
+    """The quick benchmark suite: the symmetry trap and the ways out, with its report."""
+    import json
+    from pathlib import Path
 
-    from diamond_marl.algos.config import resolve
-    from diamond_marl.algos.runner import train
+    from diamond_marl.bench.cli import suite_path
+    from diamond_marl.bench.launch import Options, run_bench
 
-    print("\n== The symmetry trap, trained: MAPPO on xor:n=2,k=2, 2 seeds each ==")
-    rows = []
-    for breaker in ("none", "random_input", "rank"):
-        out = f"{args.out}/mappo-xor-{breaker}"
-        shutil.rmtree(out, ignore_errors=True)
-        cfg = resolve(
-            {
-                "algo": "mappo",
-                "env": "xor:n=2,k=2",
-                "breaker": breaker,
-                "seeds": "2",
-                "steps": "3000",
-                "net.hidden": "32",
-                "net.blocks": "1",
-                "chunks": "3",
-                "out": out,
-            }
-        )
-        summary = train(cfg, progress=True)
-        rows.append((breaker, summary["success_rate"], summary["wall_s"]))
-    print(f"{'breaker':14} {'success':>8}  expected")
-    expected = {"none": "0 (trap)", "random_input": "<= 0.5 (private dice)", "rank": "1"}
-    for breaker, success, _ in rows:
-        print(f"{breaker:14} {success:8.3f}  {expected[breaker]}")
-    print(f"runs written under {args.out}/ (metrics.csv, summary.json, tb/)")
-    return 0
+    out = Path(args.out) / "quick"
+    print(f"\n== The quick suite (suites/quick.yaml): trained, then reported -> {out} ==")
+    status = run_bench(Options(suite=suite_path("quick"), out=out, parallel=2))
+    report = out / "report" / "report.json"
+    if report.exists():
+        rows = json.loads(report.read_text())["rows"]
+        print(f"\n{'env':22} {'algo':6} {'breaker':13} {'metric':13} {'IQM [95% CI]':>24} seeds")
+        for r in rows:
+            ci = f"{r['iqm']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
+            print(
+                f"{r['env']:22} {r['algo']:6} {r['breaker']:13} {r['metric']:13} {ci:>24} "
+                f"{r['seeds']}"
+            )
+        print(f"\nfull report: {report.parent / 'report.html'} (and report.md)")
+    return status
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -187,9 +180,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="re-evaluate a run's checkpoint (optionally on another env)")
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.set_defaults(func=_cmd_eval)
-    p = sub.add_parser("demo", help="the main job (grows with the project)")
-    p.add_argument("--out", default="runs/demo", help="where the demo's training runs go")
+    p = sub.add_parser(
+        "demo", help="the main job: environments, closed-form checks, the quick suite and report"
+    )
+    p.add_argument("--out", default="runs/demo", help="where the demo's runs and report go")
     p.set_defaults(func=_cmd_demo)
+    bench_cli.add_parser(sub)
+    bench_cli.add_report_parser(sub)
+    analysis_cli.add_parsers(sub)
     return parser
 
 

@@ -61,6 +61,8 @@ class EntityAttention(nn.Module):
         big_neg = jnp.finfo(logits.dtype).min
         logits = jnp.where(key_mask[..., None, None, :], logits, big_neg)  # (..., H, E, E)
         weights = jax.nn.softmax(logits, axis=-1)  # (..., H, E, E)
+        # kept only when applied with mutable=["intermediates"] (AgentNetwork.attention)
+        self.sow("intermediates", "attention", weights)
         out = jnp.einsum("...hqk,...khd->...qhd", weights, v)  # (..., E, H, d)
         out = out.reshape(x.shape[:-1] + (self.features,))  # (..., E, D)
         return nn.Dense(self.features, name="out")(out)  # (..., E, D)

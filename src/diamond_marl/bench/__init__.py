@@ -1,0 +1,1 @@
+"""Benchmarks: sweeps over env x algo x breaker x seeds, statistics, tables and plots."""

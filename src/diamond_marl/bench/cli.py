@@ -1,0 +1,117 @@
+"""``diamond-marl bench SUITE`` (run a benchmark suite, see suites/README.md) and
+``diamond-marl report RUNS_DIR``. Light on purpose: nothing here imports JAX, pandas or
+matplotlib until a command runs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from diamond_marl.errors import ConfigError
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register the ``bench`` subcommand on an argparse subparsers object."""
+    p = subparsers.add_parser(
+        "bench",
+        help="run a benchmark suite: env x algo x breaker cells, all seeds of a cell in one run",
+        description="Run every cell of SUITE (a YAML file; see suites/README.md), skipping "
+        "finished ones, so re-running an interrupted sweep finishes the rest. Exit status: "
+        "0 all finished, 1 some cell failed (its log path is printed), 2 configuration error.",
+    )
+    p.add_argument("suite", metavar="SUITE", help="suite file, or a name in suites/ (quick)")
+    p.add_argument("--out", metavar="DIR", help="output directory (default runs/bench/<name>)")
+    p.add_argument("--executor", choices=("local", "ray"), default="local")
+    p.add_argument(
+        "--parallel",
+        metavar="K",
+        type=int,
+        help="cells at a time (local: default 1; ray: default all, as CPUs allow)",
+    )
+    p.add_argument("--address", metavar="ADDR", help="Ray cluster (default: a local instance)")
+    p.add_argument(
+        "--cpus-per-cell", metavar="C", type=float, default=1.0, help="Ray CPUs per cell task"
+    )
+    p.add_argument(
+        "--only",
+        metavar="SUBSTRING",
+        action="append",
+        default=[],
+        help="run only cells whose id contains SUBSTRING (repeatable)",
+    )
+    p.add_argument("--dry-run", action="store_true", help="list the cells and exit")
+    p.add_argument("--no-report", action="store_true", help="do not write the report at the end")
+    p.set_defaults(func=run_command)
+    return p
+
+
+def add_report_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``report RUNS_DIR [--out DIR] [--cost FILE]`` (see ``bench.report``)."""
+    p = subparsers.add_parser(
+        "report",
+        help="tables, plots and marl-eval JSON from a directory of runs",
+        description="Aggregate every run under RUNS_DIR (IQM, 95%% bootstrap CIs, probability "
+        "of improvement), compare with the write-up's table, add the role analysis of analysed "
+        "runs and the per-breaker cost, and write report.{json,md,html}, marl_eval.json and "
+        "plots/ into RUNS_DIR/report (or --out).",
+    )
+    p.add_argument("runs_dir", metavar="RUNS_DIR", help="a sweep's directory or one run's")
+    p.add_argument("--out", metavar="DIR", default=None, help="default: RUNS_DIR/report")
+    p.add_argument(
+        "--cost",
+        metavar="FILE",
+        default=None,
+        help="saved output of benchmarks/attention_overhead.py for the Cost section "
+        "(default: docs/results/attention_overhead.txt of the source tree, if it exists)",
+    )
+    p.set_defaults(func=run_report_command)
+    return p
+
+
+def run_report_command(args: argparse.Namespace) -> int:
+    """``diamond-marl report``: write the report and print the paths written."""
+    from diamond_marl.bench.report import write_report
+
+    for name, path in write_report(args.runs_dir, args.out, cost=args.cost).items():
+        print(f"{name:40} {path}")
+    return 0
+
+
+def suite_path(text: str) -> Path:
+    """A path, or a bare name looked up as suites/<name>.yaml (here, then in the source tree)."""
+    path = Path(text)
+    if path.exists() or path.suffix or "/" in text:
+        return path
+    source_tree = Path(__file__).resolve().parents[3] / "suites"  # src/diamond_marl/bench/
+    for folder in (Path("suites"), source_tree):
+        candidate = folder / f"{text}.yaml"
+        if candidate.exists():
+            return candidate
+    raise ConfigError(f"suite {text!r}: no such file (nor suites/{text}.yaml)")
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from diamond_marl.bench.launch import Options, run_bench
+
+    opts = Options(
+        suite=suite_path(args.suite),
+        out=args.out,
+        executor=args.executor,
+        parallel=args.parallel,
+        address=args.address,
+        cpus_per_cell=args.cpus_per_cell,
+        only=tuple(args.only),
+        dry_run=args.dry_run,
+        report=not args.no_report,
+    )
+    try:
+        return run_bench(opts)
+    except KeyboardInterrupt:
+        print(
+            "\ninterrupted; run the same command again to finish the remaining cells "
+            "(finished cells are kept, interrupted ones resume from their last checkpoint)",
+            file=sys.stderr,
+        )
+        return 130

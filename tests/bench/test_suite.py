@@ -1,0 +1,301 @@
+"""Suite files: expansion into cells and validation errors, in pure Python (no JAX, no runs)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from diamond_marl.bench.launch import check_out_dir, select
+from diamond_marl.bench.suite import BREAKERS, ENV_FAMILIES, check_env_name, parse_suite
+from diamond_marl.errors import ConfigError
+
+SUITES = Path(__file__).resolve().parents[2] / "suites"
+
+BASE = {
+    "name": "t",
+    "seeds": 3,
+    "defaults": {"eval_episodes": 8, "net": {"hidden": 32}},
+    "experiments": [
+        {
+            "envs": ["xor:n=2,k=2", "role:n=4,k=4,t=10"],
+            "algos": ["mappo", "qmix"],
+            "breakers": ["none", "noise+rank"],
+            "steps": 20_000,
+            "overrides": {"net": {"hidden": 16, "blocks": 1}},
+            "transfer": ["xor:n=3,k=2", "xor:n=2,k=2"],
+        },
+        {"envs": "smax:3m", "algos": "mappo"},
+    ],
+}
+
+
+def _suite(**changes):
+    data = json.loads(json.dumps(BASE))
+    for path, value in changes.items():
+        *parents, last = path.split(".")
+        node = data
+        for p in parents:
+            node = node[int(p)] if p.isdigit() else node[p]
+        if value is _DELETE:
+            del node[int(last) if last.isdigit() else last]
+        elif last.isdigit():
+            node[int(last)] = value
+        else:
+            node[last] = value
+    return parse_suite(data)
+
+
+_DELETE = object()
+
+
+def test_expansion_is_the_product_with_stable_ids():
+    suite = _suite()
+    ids = [c.id for c in suite.cells]
+    assert len(ids) == 2 * 2 * 2 + 1
+    assert ids[:4] == [
+        "xor-n2_k2__mappo__none",
+        "xor-n2_k2__mappo__noise_rank",
+        "xor-n2_k2__qmix__none",
+        "xor-n2_k2__qmix__noise_rank",
+    ]
+    assert ids[-1] == "smax-3m__mappo__none"  # breakers default to none
+    assert _suite().fingerprint() == suite.fingerprint()
+
+
+def test_cell_settings_merge_defaults_experiment_and_suite_keys():
+    first, *_, smax = _suite().cells
+    assert first.seeds == 3 and first.steps == 20_000
+    # experiment overrides win over defaults; nested mappings become dotted keys
+    assert first.overrides == {"eval_episodes": 8, "net.blocks": 1, "net.hidden": 16}
+    assert smax.overrides == {"eval_episodes": 8, "net.hidden": 32}
+    assert smax.steps is None  # the environment's default budget
+    assert "steps" not in smax.train_overrides("x")
+    # the training environment itself is dropped from the transfer list
+    assert first.transfer == ("xor:n=3,k=2",)
+    role = next(c for c in _suite().cells if c.env.startswith("role"))
+    assert role.transfer == ("xor:n=3,k=2", "xor:n=2,k=2")
+    assert first.train_overrides("runs/x") == {
+        "eval_episodes": 8,
+        "net.blocks": 1,
+        "net.hidden": 16,
+        "algo": "mappo",
+        "env": "xor:n=2,k=2",
+        "breaker": "none",
+        "seeds": 3,
+        "steps": 20_000,
+        "out": "runs/x",
+    }
+
+
+def test_tag_separates_cells_that_differ_only_in_overrides():
+    exp = {"envs": ["xor:n=2,k=2"], "algos": ["mappo"], "breakers": ["noise"]}
+    with pytest.raises(ConfigError, match="duplicate cell 'xor-n2_k2__mappo__noise'"):
+        parse_suite({"experiments": [exp, {**exp, "overrides": {"lr": 0.001}}]})
+    suite = parse_suite({"experiments": [exp, {**exp, "tag": "fast", "overrides": {"lr": 0.001}}]})
+    assert [c.id for c in suite.cells] == [
+        "xor-n2_k2__mappo__noise",
+        "xor-n2_k2__mappo__noise__fast",
+    ]
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        (
+            {"experiments.0.envs": ["foo:bar"]},
+            "'foo:bar': unknown environment family 'foo'; allowed: .*smax",
+        ),
+        ({"experiments.0.envs": ["smax3m"]}, "must look like 'family:variant"),
+        ({"experiments.0.envs": ["xor:n=2,q=3"]}, "unknown parameter.*q; allowed: n, k"),
+        ({"experiments.0.envs": ["xor:n=1"]}, "n='1' is impossible; allowed: integers >= 2"),
+        ({"experiments.0.envs": ["smax"]}, "must look like"),
+        ({"experiments.0.envs": ["rware:"]}, "rware needs a variant"),
+        ({"experiments.0.envs": ["xor:big,n=2"]}, "takes only key=value parameters"),
+        ({"experiments.0.transfer": ["bogus:x"]}, "'bogus:x': unknown environment family 'bogus'"),
+        (
+            {"experiments.0.algos": ["mappo", "ppo"]},
+            r"experiments\[0\].algos: unknown algorithm 'ppo'; allowed: mappo",
+        ),
+        (
+            {"experiments.0.breakers": ["diamond"]},
+            r"experiments\[0\].breakers: unknown breaker 'diamond'; allowed: none, agent_id",
+        ),
+        ({"seeds": 0}, "seeds=0 must be an integer >= 1"),
+        ({"seeds": True}, "seeds=True must be an integer"),
+        ({"experiments.1.seeds": "two"}, r"experiments\[1\].seeds='two'"),
+        ({"experiments.0.steps": 0}, "steps=0 must be a positive number"),
+        ({"experiments.0.steps": -5}, "steps=-5 must be a positive number"),
+        ({"experiments.0.steps": 1.5}, "steps=1.5"),
+        ({"budget": 3}, "suite: unknown suite key 'budget'; allowed: name, description"),
+        (
+            {"experiments.0.env": "xor:n=2,k=2"},
+            r"experiments\[0\]: unknown key 'env'; allowed: envs",
+        ),
+        ({"experiments.0.algos": _DELETE}, r"experiments\[0\] needs 'algos'"),
+        ({"experiments": []}, "non-empty list"),
+        ({"experiments.0.breakers": ["rank", "rank"]}, "lists rank more than once"),
+        ({"defaults": {"seeds": 4}}, "'seeds' is set by the suite itself"),
+        ({"experiments.0.overrides": {"out": "x"}}, "'out' is set by the suite itself"),
+        ({"experiments.0.overrides": {"lr": [1, 2]}}, "lr=.* must be a number"),
+        ({"experiments.0.tag": "a b"}, "must be a filesystem-safe word"),
+        ({"name": "../x"}, "suite name '../x' must be filesystem-safe"),
+    ],
+)
+def test_invalid_suites_name_the_bad_value(changes, message):
+    with pytest.raises(ConfigError, match=message):
+        _suite(**changes)
+
+
+def test_analyze_option_defaults_overrides_and_canonical_form():
+    from diamond_marl.analysis.summary import DEFAULT_ATTACKS
+
+    suite = _suite(
+        analyze={"episodes": 16},
+        **{"experiments.1.analyze": {"attacks": "random:0.5, rank_first", "pictures": 1}},
+    )
+    first, *_, smax = suite.cells
+    # the suite's setting is every experiment's default, filled in with analyze's defaults
+    assert first.analyze == {"episodes": 16, "pictures": 3, "attacks": list(DEFAULT_ATTACKS)}
+    # an experiment's own setting replaces it
+    assert smax.analyze == {"episodes": 32, "pictures": 1, "attacks": ["random:0.5", "rank_first"]}
+    assert first.to_dict()["analyze"] == first.analyze  # recorded in cells.json
+    assert type(first).from_dict(first.to_dict()) == first
+    assert suite.fingerprint() != _suite().fingerprint()
+    on = _suite(**{"experiments.1.analyze": True}).cells
+    assert on[-1].analyze["episodes"] == 32 and on[0].analyze is None
+    off = _suite(analyze=True, **{"experiments.1.analyze": False}).cells
+    assert off[0].analyze is not None and off[-1].analyze is None
+    none = _suite(analyze={"attacks": []}).cells[0]
+    assert none.analyze["attacks"] == []
+
+
+def test_suites_without_analyze_keep_their_canonical_form():
+    from diamond_marl.bench.suite import Cell, load_suite
+
+    # the keys cells.json always had: a running sweep's record must still match its suite
+    old_keys = {"id", "env", "algo", "breaker", "seeds", "steps", "overrides", "transfer"}
+    for cell in _suite().cells + load_suite(SUITES / "paper.yaml").cells:
+        assert set(cell.to_dict()) == old_keys
+        assert Cell.from_dict(cell.to_dict()) == cell and cell.analyze is None
+    assert _suite(analyze=False).canonical() == _suite().canonical()
+    assert _suite(analyze=None).fingerprint() == _suite().fingerprint()
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        (
+            {"analyze": {"episodes": 8, "epsiodes": 4, "seed": 1}},
+            r"analyze: unknown key\(s\) 'epsiodes', 'seed'; allowed: episodes, attacks, pictures",
+        ),
+        (
+            {"experiments.0.analyze": {"attacks": ["teleport"]}},
+            r"experiments\[0\].analyze.attacks: unknown attack 'teleport'",
+        ),
+        ({"analyze": {"attacks": ["random:2"]}}, r"analyze.attacks: .*probability"),
+        ({"analyze": {"attacks": ["random", "random"]}}, "lists random more than once"),
+        ({"analyze": {"attacks": {"a": 1}}}, "analyze.attacks must be a list"),
+        ({"analyze": {"episodes": 0}}, "analyze.episodes=0 must be an integer >= 1"),
+        ({"analyze": {"pictures": -1}}, "analyze.pictures=-1 must be an integer >= 0"),
+        ({"experiments.1.analyze": "yes"}, r"experiments\[1\].analyze must be true, false or"),
+    ],
+)
+def test_invalid_analyze_names_the_bad_value(changes, message):
+    with pytest.raises(ConfigError, match=message):
+        _suite(**changes)
+
+
+def test_shipped_suites_analyze_the_role_games_only():
+    from diamond_marl.bench.suite import load_suite
+
+    for name in ("quick", "diagnostics"):
+        cells = load_suite(SUITES / f"{name}.yaml").cells
+        role = [c for c in cells if c.env.startswith("role:")]
+        assert role and all(c.analyze is not None for c in role), name
+        assert all(c.analyze is None for c in cells if not c.env.startswith("role:")), name
+
+
+def test_steps_accept_yaml_spellings():
+    suite = parse_suite(yaml.safe_load("experiments: [{envs: smax:3m, algos: qmix, steps: 1e6}]"))
+    assert suite.cells[0].steps == 1_000_000
+    suite = parse_suite(yaml.safe_load("experiments: [{envs: smax:3m, algos: qmix, steps: 5_000}]"))
+    assert suite.cells[0].steps == 5000
+
+
+def test_out_dir_of_another_suite_is_refused(tmp_path):
+    out = tmp_path / "out"
+    assert check_out_dir(out, _suite()) is False  # nothing there yet
+    out.mkdir()
+    (out / "cells.json").write_text(json.dumps(_suite().canonical()))
+    assert check_out_dir(out, _suite()) is True
+    with pytest.raises(ConfigError, match="different suite .*changed: xor-n2_k2__mappo__none"):
+        check_out_dir(out, _suite(**{"experiments.0.steps": 30_000}))
+    with pytest.raises(ConfigError, match="different suite .*added: smax-3m__mappo__rank"):
+        check_out_dir(out, _suite(**{"experiments.1.breakers": ["none", "rank"]}))
+    with pytest.raises(ConfigError, match="suite 't', not 'u'"):
+        check_out_dir(out, _suite(name="u"))
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    with pytest.raises(ConfigError, match="not the output directory of a bench run"):
+        check_out_dir(other, _suite())
+
+
+def test_only_selects_by_substring():
+    cells = _suite().cells
+    assert [c.id for c in select(cells, ("smax",))] == ["smax-3m__mappo__none"]
+    assert len(select(cells, ("__qmix__", "smax"))) == 5
+    with pytest.raises(ConfigError, match="--only nothing matches no cell"):
+        select(cells, ("nothing",))
+
+
+@pytest.mark.parametrize("name", ["quick", "paper", "diagnostics"])
+def test_shipped_suites_expand(name):
+    from diamond_marl.bench.suite import load_suite
+
+    suite = load_suite(SUITES / f"{name}.yaml")
+    assert suite.name == name and suite.cells
+
+
+def test_paper_suite_is_the_writeups_grid():
+    from diamond_marl.bench.suite import load_suite
+
+    cells = load_suite(SUITES / "paper.yaml").cells
+    assert {c.env for c in cells} == {
+        "smax:3m",
+        "smax:5m_vs_6m",
+        "rware:tiny-4ag",
+        "rware:large-8ag",
+    }
+    assert len(cells) == 4 * 2 * 4 and {c.seeds for c in cells} == {5}
+
+
+def test_bench_cli_reports_config_errors_with_status_2(tmp_path, capsys):
+    from diamond_marl.cli import main
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("experiments: [{envs: ['xor:n=2,k=2'], algos: [mappo], breakers: [dimond]}]\n")
+    assert main(["bench", str(bad), "--out", str(tmp_path / "out"), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown breaker" in err and "'dimond'" in err and "allowed:" in err
+    assert not (tmp_path / "out").exists()
+
+
+# The JAX-free tables above must agree with the JAX-side registries they stand for.
+
+
+def test_breaker_list_matches_the_networks():
+    from diamond_marl.networks.breakers import BREAKERS as NETWORK_BREAKERS
+
+    assert BREAKERS == NETWORK_BREAKERS
+
+
+def test_env_families_match_the_registry():
+    from diamond_marl.envs import registry
+
+    assert set(ENV_FAMILIES) == set(registry.families())
+    for name in registry.list_envs():
+        check_env_name(name)
