@@ -658,9 +658,9 @@ def cost_summary(path: Path) -> dict:
         row["fwd_bwd_us_per_agent"] = per_agent_us(row, meta)
     n, batch = meta["agents"], meta["batch"]
     for env in dict.fromkeys(r["env"] for r in rows):  # none itself, for scale
-        base = next(r["none_fwd_bwd_ms"] for r in rows if r["env"] == env)
+        first = next(r for r in rows if r["env"] == env)
         none = {"breaker": "none", "env": env, "fwd_bwd": 1.0, "fwd": 1.0}
-        none |= {"none_fwd_ms": None, "none_fwd_bwd_ms": base}
+        none |= {k: first[k] for k in ("none_fwd_ms", "none_fwd_bwd_ms")}
         none["fwd_bwd_us_per_agent"] = per_agent_us(none, meta)
         rows.insert(next(i for i, r in enumerate(rows) if r["env"] == env), none)
     return {"source": str(path), "comments": meta["comments"], "batch": batch, "agents": n,
