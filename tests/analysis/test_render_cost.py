@@ -44,3 +44,18 @@ def test_parse_overhead(tmp_path):
     assert rows[1]["fwd"] is None and "| dice | rware:large-8ag | 1.116 |" in cost_table(rows)
     with pytest.raises(ConfigError):
         parse_overhead(tmp_path / "missing.txt")
+
+
+def test_attention_maps_label_the_dice_token(tmp_path):
+    """The dice breaker appends one token: attention is (E+1)^2 against E entity kinds."""
+    import numpy as np
+
+    from diamond_marl.analysis.plots import attention_maps
+    from diamond_marl.envs.types import EntityKind
+
+    n, e = 2, 4
+    kinds = np.full((n, e), int(EntityKind.PEER))
+    kinds[:, 0] = int(EntityKind.SELF)
+    attention = np.full((n, e + 1, e + 1), 1.0 / (e + 1))
+    path = attention_maps(attention, kinds, np.ones((n, e), bool), tmp_path / "att.png")
+    assert path.exists() and path.stat().st_size > 1000

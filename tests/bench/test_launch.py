@@ -34,6 +34,7 @@ experiments:
     steps: 600
     # k=2 keeps the entity width: runs; k=3 changes it: recorded as an error
     transfer: ["xor:n=3,k=2", "xor:n=3,k=3"]
+    analyze: {episodes: 4, pictures: 1}
 """
 CELLS = ("xor-n2_k2__mappo__none", "xor-n2_k2__mappo__rank")
 _LAUNCH = """\
@@ -82,7 +83,7 @@ def _summary(out: Path, cell: str) -> dict:
     data = json.loads((out / cell / "cell.json").read_text())
     summary = dict(data["summary"])
     del summary["wall_s"]
-    return {"summary": summary, "transfer": data["transfer"]}
+    return {"summary": summary, "transfer": data["transfer"], "analysis": data.get("analysis")}
 
 
 @pytest.fixture(scope="module")
@@ -110,6 +111,23 @@ def test_local_sweep_writes_a_cell_json_per_cell(reference):
     assert ok["env"] == "xor:n=3,k=2" and ok["trained_on"] == "xor:n=2,k=2"
     assert len(ok["seeds"]) == 2 and "error" not in ok
     assert bad["env"] == "xor:n=3,k=3" and "features per entity token" in bad["error"]
+    # the rank cell asked for the role analysis: files in analysis/, a summary in cell.json
+    assert "analysis" not in none
+    analysis = json.loads((reference / CELLS[1] / "cell.json").read_text())["analysis"]
+    assert analysis["episodes"] == 4 and analysis["seeds"] == 2
+    assert set(analysis["metrics"]) >= {"snd", "js", "role_entropy", "role_persistence"}
+    assert analysis["metrics"]["role_persistence"] is None  # one-step game
+    attacks = {a["attack"]: a for a in analysis["adversarial"]}
+    assert list(attacks) == ["noise:5", "rank_first", "rank_last", "random"]
+    assert not attacks["noise:5"]["applies"] and attacks["random"]["metric"] == "success_rate"
+    assert analysis["timeline"] == "analysis/timeline-key0.png"
+    for name in ("metrics.json", "adversarial.json", "timeline-key0.png", "index.md"):
+        assert (reference / CELLS[1] / "analysis" / name).exists(), name
+    cells = json.loads((reference / "cells.json").read_text())["cells"]
+    assert [c.get("analyze") for c in cells] == [
+        None,
+        {"episodes": 4, "pictures": 1, "attacks": ["noise:5", "rank_first", "rank_last", "random"]},
+    ]
     assert json.loads((reference / "cells.json").read_text())["suite"] == "tiny"
     assert (reference / "suite.yaml").read_text() == TINY
 
@@ -150,6 +168,7 @@ def test_killed_sweep_resumes_to_the_uninterrupted_result(tiny, reference):
     # the launcher wrote the report at the end; it equals the uninterrupted sweep's report
     write_report(reference, tiny["root"] / "reference-report")
     assert _rows(out / "report") == _rows(tiny["root"] / "reference-report")
+    assert "## Role analysis" in (out / "report" / "report.md").read_text()
 
 
 @pytest.mark.slow

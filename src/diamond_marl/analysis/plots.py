@@ -113,9 +113,16 @@ def attention_maps(
 
     ``kinds``/``mask (N, E)`` label the tokens (S self, P peer, E enemy, T task, D dice) and
     blank the absent ones; ``notes[i]`` (e.g. "rank 0.63 (#1)") titles agent i's panel.
+    Tokens the network appends after the environment's (the ``dice`` breaker's token) are
+    labelled D and always shown.
     """
     attention = np.asarray(attention)
     n, e = attention.shape[0], attention.shape[-1]
+    kinds, mask = np.asarray(kinds), np.asarray(mask, bool)
+    extra = e - kinds.shape[-1]
+    if extra > 0:  # the observation's tokens come first, appended ones last (append_token)
+        kinds = np.concatenate([kinds, np.full((n, extra), int(EntityKind.DICE))], axis=-1)
+        mask = np.concatenate([mask, np.ones((n, extra), bool)], axis=-1)
     cols = min(n, 4)
     rows = -(-n // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.0 * rows), squeeze=False)

@@ -120,7 +120,9 @@ def load_run(run_dir: str | Path, seed_index: int | None = None) -> LoadedRun:
             f"({run_dir} has {cfg.seeds} seed(s))"
         )
     program = build_program(cfg)
-    state, meta = checkpoint.load(run_dir / "checkpoints", program.init(program.seed_keys))
+    # the checkpoint needs the state's structure only: tracing init is cheaper than running it
+    template = jax.eval_shape(program.init, program.seed_keys)
+    state, meta = checkpoint.load(run_dir / "checkpoints", template)
     act_params = jax.vmap(program.algo.act_params)(state)
     return LoadedRun(run_dir, cfg, program, meta, act_params)
 

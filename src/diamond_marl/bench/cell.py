@@ -87,7 +87,7 @@ def _clear_partial(run_dir: Path) -> None:
     """Drop what an attempt killed before its first checkpoint left (nothing to resume)."""
     for name in ("config.yaml", "metrics.csv"):
         (run_dir / name).unlink(missing_ok=True)
-    for name in ("tb", "eval", "checkpoints"):
+    for name in ("tb", "eval", "checkpoints", "analysis"):
         shutil.rmtree(run_dir / name, ignore_errors=True)
 
 
@@ -105,7 +105,12 @@ def _transfer(run_dir: Path, env: str) -> dict[str, Any]:
 def _analysis(run_dir: Path, settings: dict[str, Any]) -> dict[str, Any]:
     """Role analysis of the trained run into RUN_DIR/analysis/; its compact summary."""
     from diamond_marl.analysis.analyze import analyze
-    from diamond_marl.analysis.summary import ANALYSIS_DIR, FIRST_TIMELINE, compact
+    from diamond_marl.analysis.summary import (
+        ANALYSIS_DIR,
+        DEFAULT_PICTURES,
+        FIRST_TIMELINE,
+        compact,
+    )
 
     episodes = int(settings["episodes"])
     print(f"role analysis: {episodes} episodes per seed, attacks {settings['attacks']}", flush=True)
@@ -113,7 +118,7 @@ def _analysis(run_dir: Path, settings: dict[str, Any]) -> dict[str, Any]:
         result = analyze(
             run_dir,
             episodes=episodes,
-            pictures=int(settings.get("pictures", 3)),
+            pictures=int(settings.get("pictures", DEFAULT_PICTURES)),
             attacks=list(settings["attacks"]),
         )
     except ConfigError as err:

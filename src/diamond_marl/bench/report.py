@@ -778,7 +778,7 @@ def _section_cost(doc: plots.Doc, cost: dict | None) -> None:
         "alone, on the machine that ran it; training time also holds the environment."
     )
     if cost["comments"]:
-        doc.ul([f"`{c}`" for c in cost["comments"]])
+        doc.ul(list(cost["comments"]))
     envs = list(dict.fromkeys(r["env"] for r in cost["rows"]))
     by = {(r["breaker"], r["env"]): r for r in cost["rows"]}
     breakers = sorted(dict.fromkeys(r["breaker"] for r in cost["rows"]), key=_breaker_key)
