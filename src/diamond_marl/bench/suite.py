@@ -27,6 +27,7 @@ from diamond_marl.analysis.summary import (  # JAX-free too
     DEFAULT_PICTURES,
     parse_attack_spec,
 )
+from diamond_marl.env_names import parse_name
 from diamond_marl.errors import ConfigError
 
 # The registry names of diamond_marl.networks.breakers.BREAKERS (that module imports JAX;
@@ -297,27 +298,10 @@ def _safe(name: str) -> str:
 
 def check_env_name(name: str) -> None:
     """Family, variant and parameter names of ``family:variant,key=value``, as the registry."""
-    families = ", ".join(sorted(ENV_FAMILIES))
-    if not isinstance(name, str) or ":" not in name:
-        raise ConfigError(
-            f"environment name {name!r} must look like 'family:variant[,key=value...]', "
-            f"e.g. 'smax:3m' or 'xor:n=2,k=2'; families: {families}"
-        )
-    family, _, rest = name.partition(":")
+    family, variant, params = parse_name(name, ENV_FAMILIES)
     if family not in ENV_FAMILIES:
         raise _unknown(family, "environment family", repr(name), list(ENV_FAMILIES))
     spec = ENV_FAMILIES[family]
-    variant, params = None, {}
-    for item in filter(None, (p.strip() for p in rest.split(","))):
-        key, sep, value = item.partition("=")
-        if sep:
-            if not key.strip() or not value.strip():
-                raise ConfigError(f"bad parameter {item!r} in environment name {name!r}")
-            params[key.strip()] = value.strip()
-        elif variant is None:
-            variant = item
-        else:
-            raise ConfigError(f"environment name {name!r} has two variants: {variant!r}, {item!r}")
     if spec.variant and variant is None:
         raise ConfigError(f"{name!r}: {family} needs a variant, e.g. {spec.example!r}")
     if not spec.variant and variant is not None:

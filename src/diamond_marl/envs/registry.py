@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
+from diamond_marl import env_names
 from diamond_marl.envs.base import Env
 from diamond_marl.errors import ConfigError, allowed
 
@@ -36,25 +37,7 @@ def register(name: str, builder: Builder, listed: tuple[str, ...], summary: str)
 
 def parse_name(name: str) -> tuple[str, str | None, dict[str, str]]:
     """Split ``family:variant,k=v`` into (family, variant or None, params)."""
-    if not isinstance(name, str) or ":" not in name:
-        raise ConfigError(
-            f"environment name {name!r} must look like 'family:variant[,key=value...]', "
-            f"e.g. 'smax:3m' or 'xor:n=2,k=2'; families: {', '.join(sorted(families()))}"
-        )
-    family, _, rest = name.partition(":")
-    variant: str | None = None
-    params: dict[str, str] = {}
-    for item in filter(None, (p.strip() for p in rest.split(","))):
-        if "=" in item:
-            key, _, value = item.partition("=")
-            if not key or not value:
-                raise ConfigError(f"bad parameter {item!r} in environment name {name!r}")
-            params[key.strip()] = value.strip()
-        elif variant is None:
-            variant = item
-        else:
-            raise ConfigError(f"environment name {name!r} has two variants: {variant!r}, {item!r}")
-    return family.strip(), variant, params
+    return env_names.parse_name(name, families())
 
 
 def families() -> dict[str, Family]:

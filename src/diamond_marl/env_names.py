@@ -1,0 +1,38 @@
+"""Environment names, ``family:variant,key=value,...``, split without importing JAX.
+
+The registry (``envs.registry``) and the JAX-free benchmark-suite validator
+(``bench.suite``) both parse names here, so they accept and reject the same spellings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from diamond_marl.errors import ConfigError
+
+
+def parse_name(name: str, families: Iterable[str]) -> tuple[str, str | None, dict[str, str]]:
+    """Split ``family:variant,k=v`` into (family, variant or None, params).
+
+    ``families`` only serves the error message; whether the family exists is the caller's
+    question.
+    """
+    if not isinstance(name, str) or ":" not in name:
+        raise ConfigError(
+            f"environment name {name!r} must look like 'family:variant[,key=value...]', "
+            f"e.g. 'smax:3m' or 'xor:n=2,k=2'; families: {', '.join(sorted(families))}"
+        )
+    family, _, rest = name.partition(":")
+    variant: str | None = None
+    params: dict[str, str] = {}
+    for item in filter(None, (p.strip() for p in rest.split(","))):
+        key, sep, value = item.partition("=")
+        if sep:
+            if not key.strip() or not value.strip():
+                raise ConfigError(f"bad parameter {item!r} in environment name {name!r}")
+            params[key.strip()] = value.strip()
+        elif variant is None:
+            variant = item
+        else:
+            raise ConfigError(f"environment name {name!r} has two variants: {variant!r}, {item!r}")
+    return family.strip(), variant, params
