@@ -8,7 +8,7 @@ seeds (IQM with 95% stratified-bootstrap intervals, probability of improvement o
 ``plots/*.png`` into ``RUNS_DIR/report/``. Runs analysed after training (a sweep's
 ``analyze`` option, or ``diamond-marl analyze`` by hand) add the role analysis: metrics,
 adversarial drops and a role timeline; a saved ``benchmarks/attention_overhead.py`` output
-adds each breaker's cost. JAX-free: numpy, pandas, matplotlib, yaml.
+adds each breaker's cost. Reading and grouping runs: ``bench.runs``. JAX-free.
 """
 
 from __future__ import annotations
@@ -20,23 +20,24 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
-import yaml
 
 from diamond_marl.analysis import summary as analysis_summary
 from diamond_marl.analysis.cost import overhead_meta, parse_overhead, per_agent_us
 from diamond_marl.bench import plots
+from diamond_marl.bench.runs import (
+    RATE_METRICS,
+    Cell,
+    Group,
+    breaker_order,
+    discover,
+    group_cells,
+    headline_metric,
+)
 from diamond_marl.bench.stats import Estimate, bootstrap_ci, difference_ci, prob_improvement
 from diamond_marl.errors import ConfigError
 
 REPORT_DIRNAME = "report"
-BREAKER_ORDER = (
-    "none", "agent_id", "random_input", "sampled", "noise", "rank", "noise+rank", "dice",
-)  # fmt: skip
-RATE_METRICS = ("win_rate", "success_rate")
 NOISE_BREAKERS = ("noise", "noise+rank")
-_SEED_KEYS = {"seed", "return", "episode_length"}
-_RUN_MARKERS = ("config.yaml", "summary.json", "cell.json", "metrics.csv", "checkpoints")
 # the micro-benchmark's saved output that the Cost section shows unless told otherwise
 DEFAULT_COST = Path(__file__).resolve().parents[3] / "docs" / "results" / "attention_overhead.txt"
 
@@ -59,213 +60,6 @@ WRITEUP = (
     WriteupRow("rware large (8 robots)", "rware:large-8ag", 62.4, 81.2),
 )
 WRITEUP_ALGO = "qmix"
-
-
-# -- reading runs ---------------------------------------------------------------------------
-@dataclasses.dataclass
-class Cell:
-    """One run directory: finished (final evaluation per seed) or not."""
-
-    path: Path
-    env: str
-    algo: str
-    breaker: str
-    finished: bool
-    note: str = ""
-    metric: str = "return"
-    finals: dict[int, dict] = dataclasses.field(default_factory=dict)  # seed -> summary row
-    env_steps: int | None = None
-    wall_s: float | None = None
-    env_sps: float | None = None
-    transfer: list[dict] = dataclasses.field(default_factory=list)
-    analysis: dict | None = None  # analysis.summary.compact(...) or {"error": ...}
-    analysis_source: str = ""  # "cell.json" or "analysis/" (diamond-marl analyze by hand)
-    _metrics: pd.DataFrame | None = dataclasses.field(default=None, repr=False, compare=False)
-
-    def metrics(self) -> pd.DataFrame:
-        """metrics.csv (long format), empty if absent or unreadable."""
-        if self._metrics is None:
-            path = self.path / "metrics.csv"
-            try:
-                self._metrics = pd.read_csv(path) if path.exists() else None
-            except (OSError, ValueError, pd.errors.ParserError):
-                self._metrics = None
-            if self._metrics is None or "metric" not in self._metrics:
-                self._metrics = pd.DataFrame(columns=["seed", "step", "metric", "value"])
-        return self._metrics
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def headline_metric(rows: list[dict]) -> str:
-    """The success metric beside ``return`` in per-seed rows (win_rate, success_rate, ...)."""
-    keys = set(rows[0]) - _SEED_KEYS if rows else set()
-    for name in RATE_METRICS:
-        if name in keys:
-            return name
-    return sorted(keys)[0] if keys else "return"
-
-
-def _is_run_dir(path: Path) -> bool:
-    return any((path / m).exists() for m in _RUN_MARKERS)
-
-
-def _progress_note(path: Path, config: dict, cell_json: dict | None) -> str:
-    if cell_json and cell_json.get("error"):
-        return f"failed: {cell_json['error']}"
-    steps = None
-    if (path / "metrics.csv").exists():
-        try:
-            steps = int(pd.read_csv(path / "metrics.csv", usecols=["step"])["step"].max())
-        except (OSError, ValueError, KeyError, pd.errors.ParserError):
-            steps = None
-    total = config.get("steps")
-    if steps is None:
-        return "no summary.json and no metrics yet"
-    return f"no summary.json; reached env step {steps:,}" + (f" of {total:,}" if total else "")
-
-
-def _transfer_from_eval_dir(path: Path) -> list[dict]:
-    out = []
-    for f in sorted((path / "eval").glob("*.json")):
-        entry = _read_json(f)
-        out.append(entry if isinstance(entry, dict) else {"env": f.stem, "error": "unreadable"})
-    return out
-
-
-def load_cell(path: Path) -> Cell:
-    """Read one run directory; never raises for a half-written or foreign one."""
-    cell_json = _read_json(path / "cell.json") if (path / "cell.json").exists() else None
-    cell_json = cell_json if isinstance(cell_json, dict) else None
-    summary = (cell_json or {}).get("summary")
-    if not isinstance(summary, dict) and (path / "summary.json").exists():
-        summary = _read_json(path / "summary.json")
-    try:
-        config = yaml.safe_load((path / "config.yaml").read_text()) or {}
-    except (OSError, yaml.YAMLError):
-        config = {}
-    config = config if isinstance(config, dict) else {}
-    labels = {}
-    for key in ("env", "algo", "breaker"):
-        sources = (summary or {}, cell_json or {}, config)
-        labels[key] = next((str(s[key]) for s in sources if s.get(key)), "?")
-    rows = summary.get("seeds") if isinstance(summary, dict) else None
-    if not isinstance(rows, list) or not rows:
-        note = _progress_note(path, config, cell_json)
-        if (path / "summary.json").exists():
-            note = "summary.json is unreadable or has no per-seed results"
-        return Cell(path, **labels, finished=False, note=note)
-    metric = headline_metric(rows)
-    finals = {int(r["seed"]): r for r in rows if metric in r and "seed" in r}
-    env_steps = summary.get("env_steps")
-    wall_s = summary.get("wall_s")
-    env_sps = (cell_json or {}).get("env_sps")
-    if env_sps is None and env_steps and wall_s:
-        env_sps = env_steps * len(finals) / wall_s  # all seeds' env steps per second
-    transfer = (cell_json or {}).get("transfer")
-    if not isinstance(transfer, list):
-        transfer = _transfer_from_eval_dir(path)
-    analysis, source = (cell_json or {}).get("analysis"), "cell.json"
-    if not isinstance(analysis, dict):
-        analysis, source = analysis_summary.read_folder(path), f"{analysis_summary.ANALYSIS_DIR}/"
-    return Cell(
-        path, **labels, finished=True, metric=metric, finals=finals, env_steps=env_steps,
-        wall_s=wall_s, env_sps=env_sps, transfer=transfer, analysis=analysis,
-        analysis_source=source if analysis else "",
-    )  # fmt: skip
-
-
-def discover(runs_dir: Path, out_dir: Path) -> list[Cell]:
-    """Every run directory in RUNS_DIR (or RUNS_DIR itself if it is one)."""
-    if not runs_dir.is_dir():
-        raise ConfigError(f"runs directory {runs_dir} does not exist (or is not a directory)")
-    if _is_run_dir(runs_dir):
-        dirs = [runs_dir]
-    else:
-        skip = out_dir.resolve()
-        dirs = sorted(
-            d
-            for d in runs_dir.iterdir()
-            if d.is_dir() and not d.name.startswith(".") and d.resolve() != skip
-            if _is_run_dir(d)
-        )
-    if not dirs:
-        raise ConfigError(
-            f"{runs_dir} holds no run directories (subdirectories with summary.json, "
-            "config.yaml or cell.json); make some with `diamond-marl train` or a benchmark sweep"
-        )
-    return [load_cell(d) for d in dirs]
-
-
-# -- aggregation ----------------------------------------------------------------------------
-@dataclasses.dataclass
-class Group:
-    """All finished seeds of one env x algo x breaker, pooled over cells."""
-
-    env: str
-    algo: str
-    breaker: str
-    metric: str
-    cells: list[Cell]
-    values: dict[int, float]  # seed -> final headline metric
-
-    @property
-    def scores(self) -> np.ndarray:
-        return np.array([self.values[s] for s in sorted(self.values)], dtype=float)
-
-    @property
-    def is_rate(self) -> bool:
-        return self.metric in RATE_METRICS
-
-    def estimate(self) -> Estimate:
-        return bootstrap_ci(self.scores)
-
-    def curve(self, name: str) -> tuple[list[int], np.ndarray, np.ndarray]:
-        """Metric ``name`` over training: (seeds, steps (T,), values (seeds, T)).
-
-        Only steps that every seed logged are kept.
-        """
-        frames = []
-        for cell in self.cells:
-            m = cell.metrics()
-            m = m[m["metric"] == name]
-            if len(m):
-                frames.append(m.groupby(["seed", "step"])["value"].last().unstack("step"))
-        if not frames:
-            return [], np.zeros(0), np.zeros((0, 0))
-        table = pd.concat(frames)
-        table = table[~table.index.duplicated()].dropna(axis=1).sort_index().sort_index(axis=1)
-        seeds = [int(s) for s in table.index]
-        return seeds, table.columns.to_numpy(dtype=float), table.to_numpy(dtype=float)
-
-
-def _breaker_key(name: str) -> tuple[int, str]:
-    base = name.split(",")[0]
-    return (BREAKER_ORDER.index(base) if base in BREAKER_ORDER else len(BREAKER_ORDER), name)
-
-
-def group_cells(cells: list[Cell], notes: list[str]) -> dict[tuple[str, str, str], Group]:
-    groups: dict[tuple[str, str, str], Group] = {}
-    for cell in cells:
-        if not cell.finished:
-            continue
-        key = (cell.env, cell.algo, cell.breaker)
-        group = groups.setdefault(key, Group(*key, cell.metric, [], {}))
-        group.cells.append(cell)
-        for seed, row in cell.finals.items():
-            if group.metric not in row:
-                continue
-            if seed in group.values:
-                notes.append(f"{cell.path.name}: seed {seed} of {key} seen twice; kept the first")
-                continue
-            group.values[seed] = float(row[group.metric])
-    ordered = sorted(groups, key=lambda k: (k[0], k[1], _breaker_key(k[2])))
-    return {k: groups[k] for k in ordered if groups[k].values}
 
 
 # -- formatting -----------------------------------------------------------------------------
@@ -612,7 +406,7 @@ def analysis_rows(cells: list[Cell], plot_dir: Path) -> list[dict]:
     to ``plots/timeline-<dir>.png``."""
     out = []
     analysed = [c for c in cells if c.finished and c.analysis]
-    analysed.sort(key=lambda c: (c.env, c.algo, _breaker_key(c.breaker), c.path.name))
+    analysed.sort(key=lambda c: (c.env, c.algo, breaker_order(c.breaker), c.path.name))
     for cell in analysed:
         a = cell.analysis or {}
         row: dict[str, Any] = {
@@ -781,7 +575,7 @@ def _section_cost(doc: plots.Doc, cost: dict | None) -> None:
         doc.ul(list(cost["comments"]))
     envs = list(dict.fromkeys(r["env"] for r in cost["rows"]))
     by = {(r["breaker"], r["env"]): r for r in cost["rows"]}
-    breakers = sorted(dict.fromkeys(r["breaker"] for r in cost["rows"]), key=_breaker_key)
+    breakers = sorted(dict.fromkeys(r["breaker"] for r in cost["rows"]), key=breaker_order)
     header = ["breaker"]
     for env in envs:
         n = cost["agents"].get(env)
