@@ -36,3 +36,9 @@ def parse_name(name: str, families: Iterable[str]) -> tuple[str, str | None, dic
         else:
             raise ConfigError(f"environment name {name!r} has two variants: {variant!r}, {item!r}")
     return family.strip(), variant, params
+
+
+def file_safe(name: str) -> str:
+    """A name as a file or directory name: ``smax:3m`` -> ``smax-3m``, ``xor:n=2,k=2`` ->
+    ``xor-n2_k2``, ``noise+rank`` -> ``noise_rank`` (run dirs, eval files, cell ids, plots)."""
+    return name.replace(":", "-").replace(",", "_").replace("=", "").replace("+", "_")

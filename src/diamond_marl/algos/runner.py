@@ -28,6 +28,7 @@ from diamond_marl.algos.common import Algorithm, TrainSetup, build_setup
 from diamond_marl.algos.config import TrainConfig, from_dict, to_dict
 from diamond_marl.algos.evaluate import make_evaluate
 from diamond_marl.algos.store import RunStore
+from diamond_marl.env_names import file_safe
 from diamond_marl.errors import ConfigError
 
 FINAL_EVAL_FACTOR = 10
@@ -88,8 +89,7 @@ def build_program(cfg: TrainConfig) -> Program:
 
 
 def default_out(cfg: TrainConfig) -> str:
-    safe = cfg.env.replace(":", "-").replace(",", "_").replace("=", "")
-    return f"runs/{cfg.algo}-{safe}-{cfg.breaker.replace('+', '_')}"
+    return f"runs/{cfg.algo}-{file_safe(cfg.env)}-{file_safe(cfg.breaker)}"
 
 
 def _success_key(setup: TrainSetup) -> str | None:
@@ -285,7 +285,7 @@ def evaluate_run(run_dir: str | Path, env: str | None = None, episodes: int | No
     summary = summarize(evals, cfg, target.setup.env.spec, meta["env_steps"], 0.0)
     summary["trained_on"] = cfg.env
     del summary["wall_s"]
-    name = target.setup.env.spec.name.replace(":", "-").replace(",", "_").replace("=", "")
+    name = file_safe(target.setup.env.spec.name)
     from diamond_marl.algos.store import atomic_write_json
 
     atomic_write_json(run_dir / "eval" / f"{name}.json", summary)

@@ -16,6 +16,7 @@ import numpy as np
 from diamond_marl.analysis import plots
 from diamond_marl.analysis.render import action_labels
 from diamond_marl.analysis.rollout import LoadedRun, Recorder, load_run
+from diamond_marl.env_names import file_safe
 from diamond_marl.errors import ConfigError
 
 DRAW_FIELDS = ("rank", "random_input", "dice_norm", "noise_scale")
@@ -100,7 +101,7 @@ def replay(
         labels=labels,
     )
     folder = Path(out) if out else loaded.run_dir / "analysis"
-    name = f"replay-{_safe(rec.env)}-seed{seed_index}-key{episode_key}.png"
+    name = f"replay-{file_safe(rec.env)}-seed{seed_index}-key{episode_key}.png"
     result.timeline = plots.role_timeline(
         result.actions,
         np.ones(t_len, bool),
@@ -112,7 +113,3 @@ def replay(
         f"return {result.episode_return:.2f}",
     )
     return result
-
-
-def _safe(name: str) -> str:
-    return name.replace(":", "-").replace(",", "_").replace("=", "")

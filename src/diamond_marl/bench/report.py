@@ -34,6 +34,7 @@ from diamond_marl.bench.runs import (
     headline_metric,
 )
 from diamond_marl.bench.stats import Estimate, bootstrap_ci, difference_ci, prob_improvement
+from diamond_marl.env_names import file_safe
 from diamond_marl.errors import ConfigError
 
 REPORT_DIRNAME = "report"
@@ -76,10 +77,6 @@ def _fmt_time(s: float | None) -> str:
     if s is None:
         return "-"
     return f"{s:.0f} s" if s < 120 else f"{s / 60:.1f} min" if s < 7200 else f"{s / 3600:.1f} h"
-
-
-def _safe(name: str) -> str:
-    return name.replace(":", "-").replace(",", "_").replace("=", "").replace("+", "_")
 
 
 def _steps_text(group: Group) -> str:
@@ -347,7 +344,7 @@ def _section_results(
         pair = [groups[(env, algo, r["breaker"])] for r in pair_rows]
         ylabel = f"{metric} (%)" if rate else metric
         scale = 100.0 if rate else 1.0
-        slug = f"{_safe(env)}-{algo}"
+        slug = f"{file_safe(env)}-{algo}"
         colors = {g.breaker: f"C{i % 10}" for i, g in enumerate(pair)}
         final = [
             (g.breaker, Estimate(*(scale * v for v in g.estimate())), scale * g.scores)

@@ -27,7 +27,7 @@ from diamond_marl.analysis.summary import (  # JAX-free too
     DEFAULT_PICTURES,
     parse_attack_spec,
 )
-from diamond_marl.env_names import parse_name
+from diamond_marl.env_names import file_safe, parse_name
 from diamond_marl.errors import ConfigError
 
 # The registry names of diamond_marl.networks.breakers.BREAKERS (that module imports JAX;
@@ -278,7 +278,7 @@ def parse_analyze(value: Any, where: str) -> dict[str, Any] | None:
 
 def cell_id(env: str, algo: str, breaker: str, tag: str | None = None) -> str:
     """``smax:3m`` x ``qmix`` x ``noise+rank`` -> ``smax-3m__qmix__noise_rank`` (a dir name)."""
-    parts = [_safe(env), algo, _safe(breaker)] + ([tag] if tag else [])
+    parts = [file_safe(env), algo, file_safe(breaker)] + ([tag] if tag else [])
     ident = "__".join(parts)
     if not _ID_SAFE.match(ident):
         raise ConfigError(
@@ -286,11 +286,6 @@ def cell_id(env: str, algo: str, breaker: str, tag: str | None = None) -> str:
             "filesystem-safe; use plain letters, digits, '_' and '-' in environment names"
         )
     return ident
-
-
-def _safe(name: str) -> str:
-    # the same spelling as runner.default_out and the report
-    return name.replace(":", "-").replace(",", "_").replace("=", "").replace("+", "_")
 
 
 # Environment names, checked without importing JAX -----------------------------------------------
