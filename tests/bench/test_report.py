@@ -128,6 +128,9 @@ def test_rows_hold_the_iqm_over_seeds(runs):
     plain = rows[("xor:n=2,k=2", "mappo", "none")]
     assert plain["metric"] == "success_rate" and plain["iqm"] == 1.0
     assert plain["env_sps"] == pytest.approx(300 * 5 / 30.0)  # derived: all seeds' steps / s
+    md = (runs[0] / "report" / "report.md").read_text()
+    row = next(x for x in md.splitlines() if x.startswith("| `none` | 50.3% ["))
+    assert "| 50.2 | 50.0, 52.0, 48.0, 50.0, 51.0 | 300 |" in row  # mean, then seeds in order
 
 
 def test_writeup_table_verdicts(runs):

@@ -329,7 +329,8 @@ def _section_results(
                 [
                     f"`{r['breaker']}`",
                     fmt_estimate(Estimate(r["iqm"], r["ci_low"], r["ci_high"]), rate),
-                    str(r["seeds"]),
+                    _num(r["mean"], rate),
+                    ", ".join(_num(v, rate) for v in r["seed_values"].values()),
                     _steps_text(groups[(env, algo, r["breaker"])]),
                     _fmt_time(r["wall_s"]),
                     "-" if r["env_sps"] is None else f"{r['env_sps']:,.0f}",
@@ -338,7 +339,9 @@ def _section_results(
                     else f"{p['value']:.2f} [{p['ci_low']:.2f}, {p['ci_high']:.2f}]",
                 ]
             )
-        header = ["breaker", f"final {metric}: IQM [95% CI]", "seeds", "env steps (per seed)"]
+        unit = " (%)" if rate else ""
+        header = ["breaker", f"final {metric}: IQM [95% CI]", f"mean{unit}"]
+        header += [f"per seed, in seed order{unit}", "env steps (per seed)"]
         header += ["wall time", "env steps/s", "P(beats none) [95% CI]"]
         doc.table(header, table)
         pair = [groups[(env, algo, r["breaker"])] for r in pair_rows]
