@@ -130,7 +130,10 @@ def test_rows_hold_the_iqm_over_seeds(runs):
     assert plain["env_sps"] == pytest.approx(300 * 5 / 30.0)  # derived: all seeds' steps / s
     md = (runs[0] / "report" / "report.md").read_text()
     row = next(x for x in md.splitlines() if x.startswith("| `none` | 50.3% ["))
-    assert "| 50.2 | 50.0, 52.0, 48.0, 50.0, 51.0 | 300 |" in row  # mean, then seeds in order
+    assert "| 50.2 | 50.0, 52.0, 48.0, 50.0, 51.0 | 5.03 [" in row  # mean, seeds in order, return
+    # the return beside the rate: IQM of 10 x the finals, the same trimming
+    assert none["return"]["iqm"] == pytest.approx(10 * none["iqm"])
+    assert none["return"]["ci_low"] <= none["return"]["iqm"] <= none["return"]["ci_high"]
 
 
 def test_writeup_table_verdicts(runs):

@@ -105,7 +105,11 @@ def result_rows(groups: dict[tuple[str, str, str], Group]) -> list[dict]:
             "wall_s": _sum_or_none([c.wall_s for c in g.cells]),
             "env_sps": float(np.mean(sps)) if sps else None,
             "p_beats_none": None,
+            "return": None,
         }  # fmt: skip
+        ret = g.return_estimate()
+        if ret is not None:
+            row["return"] = {"iqm": ret.value, "ci_low": ret.low, "ci_high": ret.high}
         vanilla = groups.get((env, algo, "none"))
         if vanilla is not None and breaker != "none":
             p = prob_improvement(g.scores, vanilla.scores)
@@ -323,6 +327,7 @@ def _section_results(
         rate = metric in RATE_METRICS
         doc.h(3, f"{env} · {algo}")
         table = []
+        with_return = any(r["return"] is not None for r in pair_rows)
         for r in pair_rows:
             p = r["p_beats_none"]
             table.append(
@@ -339,9 +344,15 @@ def _section_results(
                     else f"{p['value']:.2f} [{p['ci_low']:.2f}, {p['ci_high']:.2f}]",
                 ]
             )
+            if with_return:
+                ret = r["return"]
+                est = None if ret is None else Estimate(ret["iqm"], ret["ci_low"], ret["ci_high"])
+                table[-1].insert(4, "-" if est is None else fmt_estimate(est, rate=False))
         unit = " (%)" if rate else ""
         header = ["breaker", f"final {metric}: IQM [95% CI]", f"mean{unit}"]
         header += [f"per seed, in seed order{unit}", "env steps (per seed)"]
+        if with_return:
+            header.insert(4, "final return: IQM [95% CI]")
         header += ["wall time", "env steps/s", "P(beats none) [95% CI]"]
         doc.table(header, table)
         pair = [groups[(env, algo, r["breaker"])] for r in pair_rows]

@@ -180,6 +180,7 @@ class Group:
     metric: str
     cells: list[Cell]
     values: dict[int, float]  # seed -> final headline metric
+    returns: dict[int, float] = dataclasses.field(default_factory=dict)  # seed -> final return
 
     @property
     def scores(self) -> np.ndarray:
@@ -191,6 +192,16 @@ class Group:
 
     def estimate(self) -> Estimate:
         return bootstrap_ci(self.scores)
+
+    def return_estimate(self) -> Estimate | None:
+        """IQM [CI] of the final return, when the headline is another metric and every seed has one.
+
+        A win or success rate stuck at 0 for every breaker (a hard map at a small budget) says
+        nothing; the return (SMAX: damage dealt plus the win bonus) still ranks the breakers.
+        """
+        if self.metric == "return" or set(self.returns) != set(self.values):
+            return None
+        return bootstrap_ci(np.array([self.returns[s] for s in sorted(self.returns)], dtype=float))
 
     def curve(self, name: str) -> tuple[list[int], np.ndarray, np.ndarray]:
         """Metric ``name`` over training: (seeds, steps (T,), values (seeds, T)).
@@ -231,5 +242,7 @@ def group_cells(cells: list[Cell], notes: list[str]) -> dict[tuple[str, str, str
                 notes.append(f"{cell.path.name}: seed {seed} of {key} seen twice; kept the first")
                 continue
             group.values[seed] = float(row[group.metric])
+            if "return" in row:
+                group.returns[seed] = float(row["return"])
     ordered = sorted(groups, key=lambda k: (k[0], k[1], breaker_order(k[2])))
     return {k: groups[k] for k in ordered if groups[k].values}
