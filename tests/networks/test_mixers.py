@@ -67,3 +67,24 @@ def test_make_mixer_rejects_unknown_names_and_options():
     with pytest.raises(ConfigError):
         make_mixer("vdn", embed_dim=3)
     assert isinstance(make_mixer("qmix"), QMix)
+
+
+
+def test_qmix_init_scale_shrinks_the_initial_q_tot_and_keeps_the_default():
+    """At 1 the hypernetworks' output layers have LeCun-normal std 1/sqrt(fan_in) (flax's
+    default); smaller scales shrink the spread of Q_tot at init about as their square."""
+    qs = jax.random.normal(jax.random.key(4), (512, N))
+    states = jax.random.normal(jax.random.key(5), (512, S))
+    key = jax.random.key(6)
+
+    def init(scale):
+        mixer = make_mixer("qmix", embed_dim=32, init_scale=scale)
+        params = mixer.init(key, qs, states)
+        return params, float(mixer.apply(params, qs, states).std())
+
+    (default, wide), (_, narrow) = init(1.0), init(0.3)
+    kernel = np.asarray(default["params"]["hyper_w1"]["kernel"])  # (64, N * 32)
+    assert kernel.std() == pytest.approx(1 / np.sqrt(64), rel=0.1)
+    assert narrow < 0.25 * wide  # 0.3 squared is 0.09; biases and the state value keep a floor
+    with pytest.raises(ConfigError, match="init_scale"):
+        make_mixer("vdn", init_scale=0.3)

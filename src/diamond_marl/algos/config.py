@@ -71,6 +71,7 @@ class QConfig:
     eps_anneal_steps: int = 100_000  # env steps to anneal epsilon over
     max_grad_norm: float = 10.0
     mixer_hidden: int = 32  # QMIX mixing embedding
+    mixer_init_scale: float = 1.0  # QMIX hypernetwork output init std multiplier (see QMix)
     learning_starts: int = 1000  # env steps collected before the first update
 
 
@@ -248,6 +249,8 @@ def validate(cfg: TrainConfig) -> None:
             raise ConfigError(f"{key}={value} must be >= 0 (0 = default)")
     if not (cfg.lr > 0 and math.isfinite(cfg.lr)):
         raise ConfigError(f"lr={cfg.lr} must be a positive number")
+    if not (cfg.q.mixer_init_scale > 0 and math.isfinite(cfg.q.mixer_init_scale)):
+        raise ConfigError(f"q.mixer_init_scale={cfg.q.mixer_init_scale} must be a positive number")
     if cfg.net.hidden % cfg.net.heads:
         raise ConfigError(
             f"net.hidden={cfg.net.hidden} must be divisible by net.heads={cfg.net.heads}"

@@ -73,10 +73,11 @@ def make_q_learning(setup: TrainSetup) -> Algorithm:
             hidden=cfg.net.hidden, heads=cfg.net.heads, blocks=cfg.net.blocks, outputs=("q",)
         ),
     )
+    qmix_args = {"embed_dim": qc.mixer_hidden, "init_scale": qc.mixer_init_scale}
     mixer = (
         None
         if cfg.algo == "iql"
-        else make_mixer(cfg.algo, **({"embed_dim": qc.mixer_hidden} if cfg.algo == "qmix" else {}))
+        else make_mixer(cfg.algo, **(qmix_args if cfg.algo == "qmix" else {}))
     )
     adaptive = getattr(breaker, "schedule", None) == "adaptive"
     tx = optax.chain(optax.clip_by_global_norm(qc.max_grad_norm), optax.adam(cfg.lr, eps=1e-5))
