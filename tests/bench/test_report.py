@@ -148,6 +148,13 @@ def test_writeup_table_verdicts(runs):
     line = next(x for x in md.splitlines() if x.startswith("- 3m (smax:3m)"))
     assert "noise supports the write-up (+40.7 pp" in line and "rank cannot decide" in line
     assert "their claimed +13.3 pp lies below it" in line
+    # paired by seed index: noise - none is +40, +40, +40, +45, +40 pp
+    paired = three["improvement"]["noise"]["paired"]
+    assert paired["seeds"] == [0, 1, 2, 3, 4] and (paired["better"], paired["worse"]) == (5, 0)
+    assert paired["mean"] == pytest.approx(41.0) and paired["sign_p"] == pytest.approx(0.0625)
+    assert "higher on 5, lower on 0 of 5 seeds, mean +41.0 pp [" in line
+    assert "sign test p = 0.062" in line
+    assert three["improvement"]["rank"]["paired"]["sign_p"] == 1.0  # rank equals none: all ties
     assert "- 5m_vs_6m: not run" in md
     assert "| 78.2% | 91.5% |" in md
     table_row = next(x for x in md.splitlines() if x.startswith("| 3m (`smax:3m`)"))

@@ -9,7 +9,9 @@ from diamond_marl.bench.stats import (
     difference_ci,
     iqm,
     mean_band,
+    paired_difference,
     prob_improvement,
+    sign_test,
 )
 
 
@@ -103,3 +105,29 @@ def test_mean_band_brackets_the_mean():
 def test_empty_sample_is_an_error():
     with pytest.raises(ValueError):
         bootstrap_ci([])
+
+
+def test_sign_test_against_hand_computed_binomials():
+    assert sign_test(5, 0) == pytest.approx(2 / 32)  # all five one way: 2 x 0.5^5
+    assert sign_test(0, 3) == pytest.approx(2 / 8)
+    assert sign_test(4, 1) == pytest.approx(2 * 6 / 32)  # P(<= 1 of 5) = 6/32
+    assert sign_test(2, 2) == 1.0 and sign_test(0, 0) == 1.0
+
+
+def test_paired_difference_pairs_by_seed_and_ignores_unshared_seeds():
+    x = {0: 0.8, 1: 0.0, 2: 0.7, 3: 0.9, 9: 1.0}
+    y = {0: 0.6, 1: 0.0, 2: 0.5, 3: 0.4, 4: 0.0}
+    p = paired_difference(x, y)
+    assert p.seeds == (0, 1, 2, 3)
+    np.testing.assert_allclose(p.diffs, [0.2, 0.0, 0.2, 0.5])
+    assert p.mean.value == pytest.approx(0.225)
+    assert p.mean.contains(0.225) and p.mean.low >= 0.0  # every resample mean is >= 0
+    assert (p.better, p.worse) == (3, 0) and p.sign_p == pytest.approx(0.25)  # the tie is dropped
+    # the pairing removes a spread both share: unpaired, these samples overlap completely
+    shared = {s: float(s) for s in range(5)}
+    shifted = {s: v + 0.1 for s, v in shared.items()}
+    paired = paired_difference(shifted, shared)
+    assert paired.mean.low == pytest.approx(0.1) and paired.mean.high == pytest.approx(0.1)
+    unpaired = difference_ci(np.array(list(shifted.values())), np.array(list(shared.values())))
+    assert unpaired.low < 0 < unpaired.high
+    assert paired_difference({0: 1.0}, {0: 0.0, 1: 0.0}) is None  # one shared seed

@@ -12,6 +12,7 @@ Samples may be given as one 1-D array (one task), a list/tuple or mapping of 1-D
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
@@ -166,6 +167,51 @@ def difference_ci(
     bx = _apply(stat, _resample(xs, reps, rng))
     by = _apply(stat, _resample(ys, reps, rng))
     return Estimate(value, *_interval(bx - by, conf))
+
+
+class Paired(NamedTuple):
+    """x - y seed by seed, over the seed indices both have."""
+
+    seeds: tuple[int, ...]
+    diffs: np.ndarray  # (seeds,) x[s] - y[s]
+    mean: Estimate  # mean difference, percentile-bootstrap interval over seeds
+    better: int  # seeds with x > y
+    worse: int  # seeds with x < y
+    sign_p: float  # exact two-sided sign test over the untied seeds
+
+
+def sign_test(better: int, worse: int) -> float:
+    """Two-sided exact sign test: P(a split at least this uneven) under a fair coin."""
+    n = better + worse
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, k) for k in range(min(better, worse) + 1)) / 2**n
+    return float(min(1.0, 2 * tail))
+
+
+def paired_difference(
+    x: Mapping[int, float],
+    y: Mapping[int, float],
+    reps: int = 2000,
+    conf: float = 0.95,
+    seed: int = 0,
+) -> Paired | None:
+    """Per-seed differences ``x[s] - y[s]`` for the seed indices in both (None if fewer than 2).
+
+    Meaningful when seed ``s`` of both runs used the same random keys (common random numbers:
+    ``diamond-marl`` derives every key of seed ``s`` from ``PRNGKey(s)`` whatever the breaker),
+    so a seed that is hard for one breaker tends to be hard for the other and the pairing
+    removes that shared part of the spread.
+    """
+    common = sorted(set(x) & set(y))
+    if len(common) < 2:
+        return None
+    d = np.array([float(x[s]) - float(y[s]) for s in common])
+    rng = np.random.default_rng(seed)
+    boot = d[rng.integers(0, d.size, size=(reps, d.size))].mean(axis=1)
+    better, worse = int((d > 0).sum()), int((d < 0).sum())
+    mean = Estimate(float(d.mean()), *_interval(boot, conf))
+    return Paired(tuple(common), d, mean, better, worse, sign_test(better, worse))
 
 
 def mean_band(
