@@ -57,6 +57,7 @@ def _cmd_env_check(args: argparse.Namespace) -> int:
             f"{report.name}: {verdict}  env_sps={report.steps_per_s:,.0f} "
             f"({args.num_envs} envs x {args.steps} steps, compile {report.compile_s:.1f}s)  "
             f"episodes={report.episodes}  random-policy return={report.mean_return:.3f}{success}"
+            f"  identical-obs steps={report.symmetric:.1%}"
         )
         for problem in report.problems:
             print(f"  - {problem}")
@@ -162,7 +163,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("envs", help="list every registered environment with its shapes")
     p.set_defaults(func=_cmd_envs)
-    p = sub.add_parser("env-check", help="random rollouts: API invariants and env steps/s")
+    p = sub.add_parser(
+        "env-check",
+        help="random rollouts: API invariants and env steps/s",
+        description="Random rollouts of each environment: API invariants, env-only steps/s, "
+        "the random policy's return, and identical-obs steps: the share of steps in which two "
+        "agents with a choice of action see exactly the same observation (where the symmetry "
+        "trap can bite; 0%% means observations already tell the agents apart).",
+    )
     p.add_argument("names", nargs="+", metavar="NAME", help="environment names, e.g. smax:3m")
     p.add_argument("--num-envs", type=int, default=256, help="vmapped environments")
     p.add_argument("--steps", type=int, default=100, help="steps per environment")

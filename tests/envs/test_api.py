@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from diamond_marl.envs import list_envs, make
-from diamond_marl.envs.check import check_timestep, make_rollout, random_actions
+from diamond_marl.envs.check import check_timestep, make_rollout, random_actions, symmetric_share
 
 NAMES = list_envs()
 
@@ -78,3 +78,22 @@ def test_listing_is_complete_even_after_one_family_was_imported_first():
         "assert any(n.startswith('rware:') for n in names), names\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
+
+
+def test_symmetric_share_counts_steps_where_two_choosing_agents_see_the_same():
+    obs = np.array(
+        [
+            [[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]],  # agents 0 and 1 alike
+            [[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]],  # all different
+            [[0.0, 0.0], [0.0, 0.0], [1.0, 1.0]],  # 0 and 1 alike, but 1 has no choice
+            [[2.0, 2.0], [1.0, 1.0], [2.0, 2.0]],  # agents 0 and 2 alike
+        ]
+    )  # (T=4, N=3, O=2)
+    mask = np.ones((4, 3, 3), dtype=bool)
+    mask[2, 1] = [True, False, False]  # a dead unit: no-op only
+    assert symmetric_share(obs, mask) == pytest.approx(2 / 4)
+    # the trap's own game shows it; a game whose observations are all zero is all symmetric
+    for name, low in (("role:n=4,k=4,t=10", 0.5), ("xor:n=2,k=2", 1.0)):
+        env = make(name)
+        traj = make_rollout(env, 4, 20)(jax.random.PRNGKey(0))
+        assert symmetric_share(traj.obs, traj.action_mask) >= low

@@ -69,7 +69,6 @@ def test_make_mixer_rejects_unknown_names_and_options():
     assert isinstance(make_mixer("qmix"), QMix)
 
 
-
 def test_qmix_init_scale_shrinks_the_initial_q_tot_and_keeps_the_default():
     """At 1 the hypernetworks' output layers have LeCun-normal std 1/sqrt(fan_in) (flax's
     default); smaller scales shrink the spread of Q_tot at init about as their square."""

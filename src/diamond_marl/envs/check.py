@@ -98,6 +98,26 @@ def check_timestep(env: Env, ts: TimeStep, batch: tuple[int, ...] = ()) -> list[
     return problems
 
 
+def symmetric_share(obs: chex.Array, action_mask: chex.Array) -> float:
+    """Share of timesteps in which two agents that have a choice see exactly the same thing.
+
+    ``obs (..., N, O)`` and ``action_mask (..., N, A)``; an agent "has a choice" with two or
+    more available actions (SMAX's dead units, left with no-op only, do not count). On such a
+    step a shared policy with a deterministic action rule must act alike for both agents: the
+    symmetry trap can only bite there. 0 means every agent always sees something its peers do
+    not (so identity can already come from the observation); the flat observation is compared,
+    so this is a lower bound for a policy that ignores part of it.
+    """
+    obs, choice = np.asarray(obs), np.asarray(action_mask).sum(-1) >= 2  # (..., N)
+    n = obs.shape[-2]
+    hit = np.zeros(obs.shape[:-2], dtype=bool)
+    for i in range(n):
+        for j in range(i + 1, n):
+            same = (obs[..., i, :] == obs[..., j, :]).all(-1)
+            hit |= same & choice[..., i] & choice[..., j]
+    return float(hit.mean()) if hit.size else 0.0
+
+
 @dataclasses.dataclass
 class CheckReport:
     name: str
@@ -107,6 +127,7 @@ class CheckReport:
     mean_return: float
     success: float | None
     compile_s: float
+    symmetric: float  # symmetric_share of the random rollout
 
 
 def env_check(env: Env, num_envs: int = 256, steps: int = 100, seed: int = 0) -> CheckReport:
@@ -136,4 +157,5 @@ def env_check(env: Env, num_envs: int = 256, steps: int = 100, seed: int = 0) ->
         mean_return=mean_return,
         success=success,
         compile_s=compile_s,
+        symmetric=symmetric_share(traj.obs, traj.action_mask),
     )
