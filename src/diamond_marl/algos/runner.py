@@ -192,6 +192,7 @@ def train(
         store.close()
     summary = final_summary(program, state, cfg, wall_before + time.perf_counter() - t0)
     store.write_summary(summary)
+    checkpoint.drop_previous(ckpt_dir)
     return summary
 
 
