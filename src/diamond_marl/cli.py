@@ -169,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Random rollouts of each environment: API invariants, env-only steps/s, "
         "the random policy's return, and identical-obs steps: the share of steps in which two "
         "agents with a choice of action see exactly the same observation (where the symmetry "
-        "trap can bite; 0%% means observations already tell the agents apart).",
+        "trap can bite; 0% means observations already tell the agents apart).",
     )
     p.add_argument("names", nargs="+", metavar="NAME", help="environment names, e.g. smax:3m")
     p.add_argument("--num-envs", type=int, default=256, help="vmapped environments")

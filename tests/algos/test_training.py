@@ -74,11 +74,11 @@ def test_run_directory_outputs(tmp_path):
     for name in ("config.yaml", "metrics.csv", "summary.json", "checkpoints/latest.npz"):
         assert (run / name).exists(), name
     assert any((run / "tb").iterdir())
+    rows = pd.read_csv(run / "metrics.csv")
     # several chunks saved two generations; the finished run keeps only the latest
-    assert pd.read_csv(run / "metrics.csv").step.nunique() > 1
+    assert rows.step.nunique() > 1
     ckpts = sorted(f.name for f in (run / "checkpoints").iterdir())
     assert ckpts == ["latest.json", "latest.npz"]
-    rows = pd.read_csv(run / "metrics.csv")
     assert list(rows.columns) == ["env", "algo", "breaker", "seed", "step", "metric", "value"]
     assert set(rows.seed) == {0, 1}
     assert {"loss", "eval_return", "eval_success_rate"} <= set(rows.metric)

@@ -359,13 +359,19 @@ def _section_results(
         table = []
         with_return = any(r["return"] is not None for r in pair_rows)
         for r in pair_rows:
-            p = r["p_beats_none"]
+            p, ret = r["p_beats_none"], r["return"]
+            ret_text = (
+                "-"
+                if ret is None
+                else fmt_estimate(Estimate(ret["iqm"], ret["ci_low"], ret["ci_high"]), rate=False)
+            )
             table.append(
                 [
                     f"`{r['breaker']}`",
                     fmt_estimate(Estimate(r["iqm"], r["ci_low"], r["ci_high"]), rate),
                     _num(r["mean"], rate),
                     ", ".join(_num(v, rate) for v in r["seed_values"].values()),
+                    *([ret_text] if with_return else []),
                     _steps_text(groups[(env, algo, r["breaker"])]),
                     _fmt_time(r["wall_s"]),
                     "-" if r["env_sps"] is None else f"{r['env_sps']:,.0f}",
@@ -374,15 +380,10 @@ def _section_results(
                     else f"{p['value']:.2f} [{p['ci_low']:.2f}, {p['ci_high']:.2f}]",
                 ]
             )
-            if with_return:
-                ret = r["return"]
-                est = None if ret is None else Estimate(ret["iqm"], ret["ci_low"], ret["ci_high"])
-                table[-1].insert(4, "-" if est is None else fmt_estimate(est, rate=False))
         unit = " (%)" if rate else ""
         header = ["breaker", f"final {metric}: IQM [95% CI]", f"mean{unit}"]
-        header += [f"per seed, in seed order{unit}", "env steps (per seed)"]
-        if with_return:
-            header.insert(4, "final return: IQM [95% CI]")
+        header += [f"per seed, in seed order{unit}"]
+        header += ["final return: IQM [95% CI]"] * with_return + ["env steps (per seed)"]
         header += ["wall time", "env steps/s", "P(beats none) [95% CI]"]
         doc.table(header, table)
         pair = [groups[(env, algo, r["breaker"])] for r in pair_rows]

@@ -184,7 +184,7 @@ class Group:
 
     @property
     def scores(self) -> np.ndarray:
-        return np.array([self.values[s] for s in sorted(self.values)], dtype=float)
+        return _in_seed_order(self.values)
 
     @property
     def is_rate(self) -> bool:
@@ -201,7 +201,7 @@ class Group:
         """
         if self.metric == "return" or set(self.returns) != set(self.values):
             return None
-        return bootstrap_ci(np.array([self.returns[s] for s in sorted(self.returns)], dtype=float))
+        return bootstrap_ci(_in_seed_order(self.returns))
 
     def curve(self, name: str) -> tuple[list[int], np.ndarray, np.ndarray]:
         """Metric ``name`` over training: (seeds, steps (T,), values (seeds, T)).
@@ -220,6 +220,10 @@ class Group:
         table = table[~table.index.duplicated()].dropna(axis=1).sort_index().sort_index(axis=1)
         seeds = [int(s) for s in table.index]
         return seeds, table.columns.to_numpy(dtype=float), table.to_numpy(dtype=float)
+
+
+def _in_seed_order(per_seed: dict[int, float]) -> np.ndarray:
+    return np.array([per_seed[s] for s in sorted(per_seed)], dtype=float)
 
 
 def breaker_order(name: str) -> tuple[int, str]:

@@ -207,10 +207,8 @@ def paired_difference(
     if len(common) < 2:
         return None
     d = np.array([float(x[s]) - float(y[s]) for s in common])
-    rng = np.random.default_rng(seed)
-    boot = d[rng.integers(0, d.size, size=(reps, d.size))].mean(axis=1)
+    mean = bootstrap_ci(d, stat=np.mean, reps=reps, conf=conf, seed=seed)
     better, worse = int((d > 0).sum()), int((d < 0).sum())
-    mean = Estimate(float(d.mean()), *_interval(boot, conf))
     return Paired(tuple(common), d, mean, better, worse, sign_test(better, worse))
 
 
