@@ -8,8 +8,15 @@ import jax
 import pandas as pd
 import pytest
 
+from diamond_marl.algos import checkpoint
 from diamond_marl.algos.config import resolve
-from diamond_marl.algos.runner import TrainingDiverged, build_program, train
+from diamond_marl.algos.runner import (
+    TrainingDiverged,
+    build_program,
+    evaluate_run,
+    load_act_params,
+    train,
+)
 from diamond_marl.cli import main
 from diamond_marl.errors import ConfigError
 
@@ -71,19 +78,49 @@ def test_run_directory_outputs(tmp_path):
     )
     summary = train(cfg, progress=False)
     run = tmp_path / "run"
-    for name in ("config.yaml", "metrics.csv", "summary.json", "checkpoints/latest.npz"):
+    for name in ("config.yaml", "metrics.csv", "summary.json", "checkpoints/policy.npz"):
         assert (run / name).exists(), name
     assert any((run / "tb").iterdir())
     rows = pd.read_csv(run / "metrics.csv")
-    # several chunks saved two generations; the finished run keeps only the latest
+    # several chunks saved two generations of training state; the finished run keeps the policy
     assert rows.step.nunique() > 1
     ckpts = sorted(f.name for f in (run / "checkpoints").iterdir())
-    assert ckpts == ["latest.json", "latest.npz"]
+    assert ckpts == ["policy.json", "policy.npz"]
     assert list(rows.columns) == ["env", "algo", "breaker", "seed", "step", "metric", "value"]
     assert set(rows.seed) == {0, 1}
     assert {"loss", "eval_return", "eval_success_rate"} <= set(rows.metric)
     assert set(summary) >= {"return", "success_rate", "env_steps", "wall_s", "seeds"}
     assert len(summary["seeds"]) == 2 and summary["env_steps"] >= 128
+
+
+def test_finished_run_keeps_the_final_policy_and_not_the_buffer(tmp_path):
+    """Stopped after its last chunk, a run holds its final training state; finishing it
+    replaces that by the acting parameters alone, which load to the same values."""
+    cfg = _cfg(
+        tmp_path,
+        "fin",
+        algo="qmix",
+        steps="128",
+        **{"q.learning_starts": "16", "q.buffer_episodes": "64", "q.batch_episodes": "8"},
+    )
+    program = build_program(cfg)
+    run, ckpts = tmp_path / "fin", tmp_path / "fin" / "checkpoints"
+    done = train(cfg, progress=False, stop_after_chunks=program.setup.chunks)
+    assert done["interrupted"] and checkpoint.has_state(ckpts)
+    from_state, meta = load_act_params(program, ckpts)
+    state_bytes = (ckpts / "latest.npz").stat().st_size
+    summary = train(resume=run, progress=False)
+    assert sorted(f.name for f in ckpts.iterdir()) == ["policy.json", "policy.npz"]
+    assert (ckpts / "policy.npz").stat().st_size * 4 < state_bytes  # the buffer is gone
+    from_policy, policy_meta = load_act_params(program, ckpts)
+    assert policy_meta["env_steps"] == meta["env_steps"] == summary["env_steps"]
+    same = jax.tree.map(lambda a, b: bool((a == b).all()), from_state, from_policy)
+    assert all(jax.tree.leaves(same))
+    # resuming a finished run returns its summary and trains nothing
+    metrics = (run / "metrics.csv").read_text()
+    assert train(resume=run, progress=False) == summary
+    assert (run / "metrics.csv").read_text() == metrics
+    assert evaluate_run(run)["env_steps"] == summary["env_steps"]
 
 
 def test_no_retracing_after_the_first_chunk(tmp_path):

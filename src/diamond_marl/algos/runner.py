@@ -137,9 +137,12 @@ def train(
     store = RunStore(run_dir, {"env": cfg.env, "algo": cfg.algo, "breaker": cfg.breaker})
     ckpt_dir = run_dir / "checkpoints"
 
+    if resume is not None and store.finished:
+        print(f"{run_dir} has finished training; its summary is in {run_dir / 'summary.json'}")
+        return store.read_summary()
     state = program.init(program.seed_keys)
     start_chunk, wall_before = 0, 0.0
-    if resume is not None and checkpoint.exists(ckpt_dir):
+    if resume is not None and checkpoint.has_state(ckpt_dir):
         state, meta = checkpoint.load(ckpt_dir, state)
         start_chunk, wall_before = meta["chunk"] + 1, meta["wall_s"]
         store.load_metrics(up_to_step=meta["env_steps"])
@@ -190,9 +193,11 @@ def train(
         if bar is not None:
             bar.close()
         store.close()
-    summary = final_summary(program, state, cfg, wall_before + time.perf_counter() - t0)
+    wall = wall_before + time.perf_counter() - t0
+    summary = final_summary(program, state, cfg, wall)
     store.write_summary(summary)
-    checkpoint.drop_previous(ckpt_dir)
+    meta = {"chunk": setup.chunks - 1, "env_steps": setup.env_steps_total, "wall_s": wall}
+    checkpoint.save_policy(ckpt_dir, jax.vmap(program.algo.act_params)(state), meta)
     return summary
 
 
@@ -247,8 +252,20 @@ def _progress(enabled: bool, setup: TrainSetup, start_chunk: int):
     )
 
 
+def load_act_params(program: Program, ckpt_dir: Path) -> tuple[Any, dict[str, Any]]:
+    """What acting needs, stacked over seeds, and the checkpoint's meta: from a finished run's
+    ``policy`` checkpoint, else from the latest training state (an unfinished run)."""
+    # the checkpoints need the structures only: tracing init is cheaper than running it
+    state = jax.eval_shape(program.init, program.seed_keys)
+    act_params = jax.vmap(program.algo.act_params)
+    if checkpoint.has_policy(ckpt_dir):
+        return checkpoint.load(ckpt_dir, jax.eval_shape(act_params, state), checkpoint.POLICY)
+    state, meta = checkpoint.load(ckpt_dir, state)
+    return act_params(state), meta
+
+
 def evaluate_run(run_dir: str | Path, env: str | None = None, episodes: int | None = None) -> dict:
-    """Re-evaluate a run's latest checkpoint, optionally on another environment or team size.
+    """Re-evaluate a run's policy, optionally on another environment or team size.
 
     Writes ``RUN_DIR/eval/<env>.json`` with the keys of ``summary.json`` and returns it.
     """
@@ -261,8 +278,7 @@ def evaluate_run(run_dir: str | Path, env: str | None = None, episodes: int | No
         raise ConfigError(f"episodes={episodes} must be >= 1")
     cfg = from_dict(RunStore(run_dir, {}).read_config())
     program = build_program(cfg)
-    state, meta = checkpoint.load(run_dir / "checkpoints", program.init(program.seed_keys))
-    act_params = jax.vmap(program.algo.act_params)(state)
+    act_params, meta = load_act_params(program, run_dir / "checkpoints")
     target = program
     if env is not None and env != cfg.env:
         other = dataclasses.replace(cfg, env=env)

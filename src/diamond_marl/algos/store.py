@@ -6,7 +6,9 @@ Layout of ``RUN_DIR``::
     config.yaml         the resolved TrainConfig
     metrics.csv         long-format rows: env, algo, breaker, seed, step, metric, value
     tb/                 TensorBoard event files (one tag per metric and seed)
-    checkpoints/        latest.npz + latest.json (and previous.*: the last good one before)
+    checkpoints/        while training: latest.npz + latest.json, the whole training state (and
+                        previous.*: the last good one before); once finished: policy.npz +
+                        policy.json, the acting parameters only
     summary.json        final evaluation per seed and mean; written last: its presence means
                         the run finished
 """
@@ -118,6 +120,9 @@ class RunStore:
     # summary -----------------------------------------------------------------------------
     def write_summary(self, summary: dict[str, Any], name: str = "summary.json") -> None:
         atomic_write_json(self.root / name, summary)
+
+    def read_summary(self) -> dict[str, Any]:
+        return json.loads((self.root / "summary.json").read_text())
 
     @property
     def finished(self) -> bool:

@@ -39,7 +39,7 @@ import numpy as np
 from diamond_marl.algos import checkpoint
 from diamond_marl.algos.common import TrainSetup, build_setup
 from diamond_marl.algos.config import TrainConfig, from_dict
-from diamond_marl.algos.runner import Program, build_program, make_algorithm
+from diamond_marl.algos.runner import Program, build_program, load_act_params, make_algorithm
 from diamond_marl.algos.store import RunStore
 from diamond_marl.envs.base import Env
 from diamond_marl.envs.types import TimeStep
@@ -106,7 +106,7 @@ class LoadedRun:
 
 
 def load_run(run_dir: str | Path, seed_index: int | None = None) -> LoadedRun:
-    """Load ``RUN_DIR``'s config and latest checkpoint (as ``runner.evaluate_run`` does);
+    """Load ``RUN_DIR``'s config and policy (as ``runner.evaluate_run`` does);
     ``seed_index`` is range-checked before anything is compiled."""
     run_dir = Path(run_dir)
     if not (run_dir / "config.yaml").exists():
@@ -120,10 +120,7 @@ def load_run(run_dir: str | Path, seed_index: int | None = None) -> LoadedRun:
             f"({run_dir} has {cfg.seeds} seed(s))"
         )
     program = build_program(cfg)
-    # the checkpoint needs the state's structure only: tracing init is cheaper than running it
-    template = jax.eval_shape(program.init, program.seed_keys)
-    state, meta = checkpoint.load(run_dir / "checkpoints", template)
-    act_params = jax.vmap(program.algo.act_params)(state)
+    act_params, meta = load_act_params(program, run_dir / "checkpoints")
     return LoadedRun(run_dir, cfg, program, meta, act_params)
 
 

@@ -58,7 +58,7 @@ def run_cell(cell: Cell, run_dir: Path, suite: str = "") -> dict[str, Any] | Non
     if summary_path.exists():
         print(f"training already finished in {run_dir}; redoing the evaluations only")
         summary = json.loads(summary_path.read_text())
-    elif checkpoint.exists(run_dir / "checkpoints"):
+    elif checkpoint.has_state(run_dir / "checkpoints"):
         print(f"resuming the interrupted training in {run_dir}", flush=True)
         summary = train(resume=run_dir, progress=False, stop_after_chunks=stop)
     else:
