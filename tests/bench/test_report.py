@@ -39,8 +39,9 @@ def write_run(root, name, env, algo, breaker, finals, metric="win_rate", cell=Tr
                 for m, v in rows.items():
                     w.writerow([env, algo, breaker, seed, step, m, v])
     seeds = []
-    for seed, final in zip(SEEDS, finals, strict=True):
-        row = {"seed": seed, "return": 10 * final, "episode_length": 20.0}
+    returns = extra.get("returns") or [10 * f for f in finals]
+    for seed, final, ret in zip(SEEDS, finals, returns, strict=True):
+        row = {"seed": seed, "return": ret, "episode_length": 20.0}
         if metric != "return":
             row[metric] = final
         seeds.append(row)
@@ -159,6 +160,29 @@ def test_writeup_table_verdicts(runs):
     assert "| 78.2% | 91.5% |" in md
     table_row = next(x for x in md.splitlines() if x.startswith("| 3m (`smax:3m`)"))
     assert "50.3% [" in table_row and "91.0% [" in table_row
+
+
+def test_a_rate_at_zero_everywhere_tests_nothing(tmp_path):
+    """Vanilla and Diamond both win 0% on every seed: no verdict on the claim; returns shown."""
+    zero = [0.0] * 5
+    write_run(tmp_path, "none", "rware:tiny-4ag", "qmix", "none", zero, "success_rate",
+              returns=[1.0, 1.2, 0.8, 1.0, 1.1])  # fmt: skip
+    write_run(tmp_path, "rank", "rware:tiny-4ag", "qmix", "rank", zero, "success_rate",
+              returns=[2.0, 2.1, 1.9, 2.0, 2.2])  # fmt: skip
+    write_run(tmp_path, "noise", "rware:tiny-4ag", "qmix", "noise", [0.0, 0.1, 0.0, 0.0, 0.0],
+              "success_rate")  # fmt: skip
+    report.write_report(tmp_path)
+    entry = next(e for e in _json((tmp_path, None))["writeup"] if e["env"] == "rware:tiny-4ag")
+    rank, noise = entry["improvement"]["rank"], entry["improvement"]["noise"]
+    assert rank["floor"] and rank["their_gain_is"] is None
+    assert rank["return_diff"]["diff"] == pytest.approx(1.0, abs=0.05)
+    assert rank["return_diff"]["ci_low"] > 0
+    assert not noise["floor"] and noise["their_gain_is"] == "above"  # one seed won: measured
+    md = (tmp_path / "report" / "report.md").read_text()
+    line = next(x for x in md.splitlines() if x.startswith("- rware tiny"))
+    assert "rank cannot decide (neither it nor vanilla won a single evaluation episode" in line
+    assert "final return +1.0" in line and "their claimed +11.3 pp lies above" in line
+    assert "(both 0 on every seed)" in md
 
 
 def test_verdict_rule():

@@ -157,14 +157,21 @@ def writeup_comparison(groups: dict[tuple[str, str, str], Group]) -> list[dict]:
             scale = 100.0 if g.is_rate else 1.0
             gain = entry["their_gain_pp"]
             where = None
-            if g.is_rate:
+            # a rate that is 0 on every seed of both cells measures nothing (a floor, not a tie)
+            floor = g.is_rate and max([*g.values.values(), *vanilla.values.values()]) == 0
+            if g.is_rate and not floor:
                 lo, hi = d.low * scale, d.high * scale
                 where = "inside" if lo <= gain <= hi else "above" if gain > hi else "below"
             entry["improvement"][breaker] = {
                 "diff": d.value * scale, "ci_low": d.low * scale, "ci_high": d.high * scale,
                 "unit": "pp" if g.is_rate else g.metric, "verdict": verdict(d),
-                "their_gain_is": where, "paired": None,
+                "their_gain_is": where, "paired": None, "floor": floor, "return_diff": None,
             }  # fmt: skip
+            if floor and g.return_estimate() is not None and vanilla.return_estimate() is not None:
+                r = difference_ci(g.return_scores, vanilla.return_scores)
+                entry["improvement"][breaker]["return_diff"] = {
+                    "diff": r.value, "ci_low": r.low, "ci_high": r.high,
+                }  # fmt: skip
             pair = paired_difference(g.values, vanilla.values)
             if pair is not None:  # secondary: the verdict stays the unpaired IQM difference's
                 entry["improvement"][breaker]["paired"] = {
@@ -186,6 +193,19 @@ def _writeup_sentence(entry: dict) -> str:
         imp = entry["improvement"].get(breaker)
         if imp is None:
             parts.append(f"{breaker} not run")
+            continue
+        if imp.get("floor"):
+            text = (
+                f"{breaker} cannot decide (neither it nor vanilla won a single evaluation episode "
+                "on any seed at this budget: the rates test nothing"
+            )
+            ret = imp.get("return_diff")
+            if ret is not None:
+                text += (
+                    f"; final return {ret['diff']:+.3f}, 95% CI "
+                    f"[{ret['ci_low']:+.3f}, {ret['ci_high']:+.3f}]"
+                )
+            parts.append(text + ")")
             continue
         verdict_text, where = {
             "supports": ("supports the write-up", "lies above 0"),
@@ -330,6 +350,7 @@ def _section_writeup(doc: plots.Doc, comparison: list[dict]) -> None:
                 f"{b}: not run"
                 if i is None
                 else f"{b}: {i['diff']:+.1f} [{i['ci_low']:+.1f}, {i['ci_high']:+.1f}]{unit}"
+                + (" (both 0 on every seed)" if i.get("floor") else "")
             )
         rows.append(
             [f"{e['benchmark']} (`{e['env']}`)", f"{e['their_vanilla']:.1f}%"]

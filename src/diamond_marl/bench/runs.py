@@ -187,6 +187,10 @@ class Group:
         return _in_seed_order(self.values)
 
     @property
+    def return_scores(self) -> np.ndarray:
+        return _in_seed_order(self.returns)
+
+    @property
     def is_rate(self) -> bool:
         return self.metric in RATE_METRICS
 
@@ -201,7 +205,7 @@ class Group:
         """
         if self.metric == "return" or set(self.returns) != set(self.values):
             return None
-        return bootstrap_ci(_in_seed_order(self.returns))
+        return bootstrap_ci(self.return_scores)
 
     def curve(self, name: str) -> tuple[list[int], np.ndarray, np.ndarray]:
         """Metric ``name`` over training: (seeds, steps (T,), values (seeds, T)).
