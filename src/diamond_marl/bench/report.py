@@ -196,8 +196,8 @@ def _writeup_sentence(entry: dict) -> str:
             continue
         if imp.get("floor"):
             text = (
-                f"{breaker} cannot decide (neither it nor vanilla won a single evaluation episode "
-                "on any seed at this budget: the rates test nothing"
+                f"{breaker} cannot decide (neither it nor vanilla scored above 0% on any seed "
+                "at this budget: the rates test nothing"
             )
             ret = imp.get("return_diff")
             if ret is not None:
