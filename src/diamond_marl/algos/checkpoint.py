@@ -8,8 +8,8 @@ written after its arrays, so ``latest.json`` always names a complete checkpoint.
 
 A finished run needs only what acting reads, so it keeps one ``policy`` checkpoint (the
 algorithm's ``act_params``, stacked over seeds) and deletes the training state: with a replay
-buffer inside, one generation of that is large (QMIX on smax:5m_vs_6m: 1.2 GB for 5 seeds),
-the policy a few MB.
+buffer inside, one generation of that is large (QMIX, 5 seeds: 1.2 GB on rware:tiny-4ag and
+smax:5m_vs_6m), the policy small (0.24 MB on rware:tiny-4ag).
 """
 
 from __future__ import annotations
