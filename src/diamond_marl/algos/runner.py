@@ -132,14 +132,14 @@ def train(
     assert cfg is not None
     run_dir = Path(cfg.out or default_out(cfg))
     cfg = dataclasses.replace(cfg, out=str(run_dir))
-    program = build_program(cfg)
-    setup = program.setup
     store = RunStore(run_dir, {"env": cfg.env, "algo": cfg.algo, "breaker": cfg.breaker})
-    ckpt_dir = run_dir / "checkpoints"
-
     if resume is not None and store.finished:
         print(f"{run_dir} has finished training; its summary is in {run_dir / 'summary.json'}")
         return store.read_summary()
+    program = build_program(cfg)
+    setup = program.setup
+    ckpt_dir = run_dir / "checkpoints"
+
     state = program.init(program.seed_keys)
     start_chunk, wall_before = 0, 0.0
     if resume is not None and checkpoint.has_state(ckpt_dir):

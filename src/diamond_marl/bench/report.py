@@ -167,7 +167,7 @@ def writeup_comparison(groups: dict[tuple[str, str, str], Group]) -> list[dict]:
                 "unit": "pp" if g.is_rate else g.metric, "verdict": verdict(d),
                 "their_gain_is": where, "paired": None, "floor": floor, "return_diff": None,
             }  # fmt: skip
-            if floor and g.return_estimate() is not None and vanilla.return_estimate() is not None:
+            if floor and g.has_returns and vanilla.has_returns:
                 r = difference_ci(g.return_scores, vanilla.return_scores)
                 entry["improvement"][breaker]["return_diff"] = {
                     "diff": r.value, "ci_low": r.low, "ci_high": r.high,

@@ -187,6 +187,11 @@ class Group:
         return _in_seed_order(self.values)
 
     @property
+    def has_returns(self) -> bool:
+        """The headline is not the return, and every seed has a final return beside it."""
+        return self.metric != "return" and set(self.returns) == set(self.values)
+
+    @property
     def return_scores(self) -> np.ndarray:
         return _in_seed_order(self.returns)
 
@@ -203,7 +208,7 @@ class Group:
         A win or success rate stuck at 0 for every breaker (a hard map at a small budget) says
         nothing; the return (SMAX: damage dealt plus the win bonus) still ranks the breakers.
         """
-        if self.metric == "return" or set(self.returns) != set(self.values):
+        if not self.has_returns:
             return None
         return bootstrap_ci(self.return_scores)
 
