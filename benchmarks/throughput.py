@@ -55,10 +55,13 @@ def measure(
     if not cfg.is_ppo:  # let learning run (not the warm-up branch)
         state = state._replace(env_steps=state.env_steps + cfg.q.learning_starts)
 
-    def chunk(s):
-        return program.chunk(s)[0]
+    carry = [state]
 
-    train_s, _ = _timed(chunk, state, repeats=repeats)
+    def chunk():  # the chunk consumes (donates) its state: thread it through the calls
+        carry[0] = program.chunk(carry[0])[0]
+        return carry[0]
+
+    train_s, _ = _timed(chunk, repeats=repeats)
     train_sps = updates * setup.steps_per_update / train_s
     steps = setup.steps_per_update // num_envs * updates
     rollout = make_rollout(setup.env, num_envs, steps)

@@ -51,11 +51,18 @@ def make_algorithm(setup: TrainSetup) -> Algorithm:
 
 @dataclasses.dataclass
 class Program:
-    """The compiled pieces of a run, all vmapped over seeds."""
+    """The compiled pieces of a run, all vmapped over seeds.
+
+    ``chunk`` consumes its argument: the training state is donated to the output, so a chunk
+    holds one copy of the state (with QMIX's replay buffer) instead of two. Keep using the
+    returned state; reading the one passed in raises an error. ``donate=False`` keeps the
+    input alive (``benchmarks/memory.py`` measures the difference).
+    """
 
     setup: TrainSetup
     algo: Algorithm
     seed_keys: jax.Array  # (seeds, 2)
+    donate: bool = True
 
     def __post_init__(self) -> None:
         algo, per_chunk = self.algo, self.setup.updates_per_chunk
@@ -64,7 +71,7 @@ class Program:
             return jax.lax.scan(algo.update, state, None, length=per_chunk)
 
         self.init = jax.jit(jax.vmap(algo.init))
-        self.chunk = jax.jit(jax.vmap(chunk))
+        self.chunk = jax.jit(jax.vmap(chunk), donate_argnums=0 if self.donate else ())
         self._evals: dict[int, Any] = {}
 
     def evaluate(self, state: Any, episodes: int, chunk_index: int) -> dict[str, np.ndarray]:
@@ -140,19 +147,22 @@ def train(
     setup = program.setup
     ckpt_dir = run_dir / "checkpoints"
 
-    state = program.init(program.seed_keys)
-    start_chunk, wall_before = 0, 0.0
-    if resume is not None and checkpoint.has_state(ckpt_dir):
-        state, meta = checkpoint.load(ckpt_dir, state)
-        start_chunk, wall_before = meta["chunk"] + 1, meta["wall_s"]
-        store.load_metrics(up_to_step=meta["env_steps"])
-    elif resume is None:
+    if resume is None:
         if store.finished or checkpoint.exists(ckpt_dir):
             raise ConfigError(
                 f"out={run_dir} already holds a run; resume it with --resume {run_dir} "
                 "or choose another out="
             )
         store.write_config(to_dict(cfg))
+    start_chunk, wall_before = 0, 0.0
+    if resume is not None and checkpoint.has_state(ckpt_dir):
+        # the structure only: running init would hold a second state (and buffer) in memory
+        template = jax.eval_shape(program.init, program.seed_keys)
+        state, meta = checkpoint.load(ckpt_dir, template)
+        start_chunk, wall_before = meta["chunk"] + 1, meta["wall_s"]
+        store.load_metrics(up_to_step=meta["env_steps"])
+    else:
+        state = program.init(program.seed_keys)
 
     bar = _progress(progress, setup, start_chunk)
     t0 = time.perf_counter()

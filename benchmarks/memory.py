@@ -1,0 +1,113 @@
+"""Memory of a training chunk, a checkpoint save and a resume, against the size of the state.
+
+A QMIX training state holds its replay buffer (5 seeds on rware:large-8ag: 3.5 GB), so what
+matters is how many copies of the state each step of training holds at once. In one run, for
+one algorithm x environment, this measures:
+
+- ``chunk``: the memory XLA assigns to one compiled training chunk (arguments + outputs -
+  aliased + temporaries, from ``Compiled.memory_analysis()``), with the state donated to the
+  output (``donate``, as training runs it) and without (``keep``), side by side;
+- ``save``: the host memory a checkpoint save allocates beyond the state, from
+  ``tracemalloc`` (which counts NumPy's buffers), over two saves in a row (the second turns
+  ``latest`` into ``previous``);
+- ``load``: the same while restoring it, as a resumed run does (the restored arrays
+  themselves, one state, live in XLA's memory and are not counted).
+
+Sizes are in units of the state (``1.00x`` = one more copy of the state). Prints::
+
+    memory <algo> <env> seeds=<n> state=<GB>
+    memory chunk donate=<x> keep=<x> ratio=<donate/keep>
+    memory save=<x> load=<x>
+
+Run: ``.venv/bin/python benchmarks/memory.py`` (defaults: QMIX on rware:large-8ag, 1 seed;
+see ``--help``). It compiles the chunk twice and runs nothing but the checkpoint code.
+"""
+
+from __future__ import annotations
+
+import diamond_marl  # noqa: F401  (XLA flags before jax)
+
+# isort: split
+import argparse
+import tempfile
+import tracemalloc
+from pathlib import Path
+
+import jax
+
+from diamond_marl.algos import checkpoint
+from diamond_marl.algos.config import parse_overrides, resolve
+from diamond_marl.algos.runner import Program, build_setup, make_algorithm, seed_keys
+
+
+def chunk_bytes(program: Program, state) -> int:
+    """Peak memory XLA assigns to one call of the compiled chunk."""
+    m = program.chunk.lower(state).compile().memory_analysis()
+    return (
+        m.argument_size_in_bytes
+        + m.output_size_in_bytes
+        - m.alias_size_in_bytes
+        + m.temp_size_in_bytes
+    )
+
+
+def host_peak(fn) -> int:
+    """Peak of the memory tracemalloc sees allocated while ``fn`` runs."""
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def measure(algo: str, env: str, seeds: int, overrides: list[str]) -> dict[str, float]:
+    cfg = resolve({"algo": algo, "env": env, "seeds": str(seeds), **parse_overrides(overrides)})
+    setup = build_setup(cfg)
+    algorithm, keys = make_algorithm(setup), seed_keys(cfg)
+    programs = {
+        variant: Program(setup, algorithm, keys, donate=donate)
+        for variant, donate in (("donate", True), ("keep", False))
+    }
+    shapes = jax.eval_shape(programs["donate"].init, keys)
+    state_bytes = sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(shapes))
+    out = {"state_gb": state_bytes / 1e9}
+    for variant, program in programs.items():
+        out[variant] = chunk_bytes(program, shapes) / state_bytes
+    state = programs["donate"].init(keys)
+    with tempfile.TemporaryDirectory() as tmp:
+        ckpt = Path(tmp)
+
+        def save_twice() -> None:
+            for c in range(2):
+                checkpoint.save(ckpt, state, {"chunk": c, "env_steps": 0, "wall_s": 0.0})
+
+        out["save"] = host_peak(save_twice) / state_bytes
+        out["load"] = host_peak(lambda: checkpoint.load(ckpt, shapes)) / state_bytes
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--algo", default="qmix")
+    parser.add_argument("--env", default="rware:large-8ag")
+    parser.add_argument("--seeds", type=int, default=1, help="seeds vmapped in the program")
+    parser.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="training config overrides, e.g. q.buffer_episodes=200 net.hidden=32",
+    )
+    args = parser.parse_args()
+    r = measure(args.algo, args.env, args.seeds, args.set)
+    print(f"memory {args.algo} {args.env} seeds={args.seeds} state={r['state_gb']:.3f}GB")
+    print(
+        f"memory chunk donate={r['donate']:.2f}x keep={r['keep']:.2f}x "
+        f"ratio={r['donate'] / r['keep']:.2f}"
+    )
+    print(f"memory save={r['save']:.2f}x load={r['load']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
