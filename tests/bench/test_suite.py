@@ -142,6 +142,11 @@ def test_tag_separates_cells_that_differ_only_in_overrides():
         ({"experiments.0.overrides": {"lr": [1, 2]}}, "lr=.* must be a number"),
         ({"experiments.0.tag": "a b"}, "must be a filesystem-safe word"),
         ({"name": "../x"}, "suite name '../x' must be filesystem-safe"),
+        (
+            {"experiments.0.memory_gb": 0},
+            r"experiments\[0\].memory_gb=0 must be a number of GB > 0",
+        ),
+        ({"experiments.1.memory_gb": "8G"}, r"experiments\[1\].memory_gb='8G' must be a number"),
     ],
 )
 def test_invalid_suites_name_the_bad_value(changes, message):
@@ -177,8 +182,10 @@ def test_suites_without_analyze_keep_their_canonical_form():
 
     # the keys cells.json always had: a running sweep's record must still match its suite
     old_keys = {"id", "env", "algo", "breaker", "seeds", "steps", "overrides", "transfer"}
-    for cell in _suite().cells + load_suite(SUITES / "paper.yaml").cells:
-        assert set(cell.to_dict()) == old_keys
+    paper = load_suite(SUITES / "paper.yaml")
+    assert all(set(c) == old_keys for c in paper.canonical()["cells"])
+    for cell in _suite().cells + paper.cells:
+        assert set(cell.to_dict()) - {"memory_gb"} == old_keys
         assert Cell.from_dict(cell.to_dict()) == cell and cell.analyze is None
     assert _suite(analyze=False).canonical() == _suite().canonical()
     assert _suite(analyze=None).fingerprint() == _suite().fingerprint()
@@ -299,3 +306,23 @@ def test_env_families_match_the_registry():
     assert set(ENV_FAMILIES) == set(registry.families())
     for name in registry.list_envs():
         check_env_name(name)
+
+
+def test_memory_hints_schedule_cells_but_do_not_change_the_suite():
+    from collections import deque
+
+    from diamond_marl.bench.launch import Job, next_job
+
+    hinted = _suite(**{"experiments.0.memory_gb": 11})
+    assert {c.memory_gb for c in hinted.cells} == {11.0, None}
+    assert hinted.fingerprint() == _suite().fingerprint()  # a finished sweep's record matches
+    big = [Job(c, Path(c.id)) for c in hinted.cells if c.memory_gb][:3]
+    small = Job(hinted.cells[-1], Path("small"))  # no hint: always fits
+    pending = deque([big[1], small, big[2]])
+    # 11 + 11 > 20: the next big cell waits, the unhinted one after it starts
+    assert next_job(pending, [big[0]], 20.0) is small and list(pending) == big[1:]
+    assert next_job(pending, [big[0], small], 20.0) is None
+    assert next_job(pending, [big[0]], 24.0) is big[1]  # both fit in 24 GB
+    assert next_job(pending, [big[0]], None) is big[2]  # no budget: no limit
+    assert next_job(deque([big[0]]), [], 5.0) is big[0]  # too big for the budget: runs alone
+    assert next_job(deque(), [], 5.0) is None

@@ -35,6 +35,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--cpus-per-cell", metavar="C", type=float, default=1.0, help="Ray CPUs per cell task"
     )
     p.add_argument(
+        "--memory-gb",
+        metavar="GB",
+        type=float,
+        help="local: start no cell whose suite memory_gb hint would take the running cells' "
+        "hints past GB (default: 80%% of the machine's RAM)",
+    )
+    p.add_argument(
         "--only",
         metavar="SUBSTRING",
         action="append",
@@ -102,6 +109,7 @@ def run_command(args: argparse.Namespace) -> int:
         parallel=args.parallel,
         address=args.address,
         cpus_per_cell=args.cpus_per_cell,
+        memory_gb=args.memory_gb,
         only=tuple(args.only),
         dry_run=args.dry_run,
         report=not args.no_report,

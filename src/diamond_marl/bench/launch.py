@@ -54,6 +54,7 @@ class Options:
     parallel: int | None = None  # cells at a time (local default 1; ray default: no limit)
     address: str | None = None  # Ray cluster to connect to (default: a local Ray instance)
     cpus_per_cell: float = 1.0  # Ray: CPUs reserved per cell task
+    memory_gb: float | None = None  # local: what the cells' hints may add up to (default: 80% RAM)
     only: tuple[str, ...] = ()  # run only cells whose id contains one of these
     dry_run: bool = False
     report: bool = True
@@ -89,6 +90,8 @@ def run_bench(opts: Options, stream: Any = None) -> int:
         raise ConfigError(f"--parallel {opts.parallel} must be >= 1")
     if not opts.cpus_per_cell > 0:
         raise ConfigError(f"--cpus-per-cell {opts.cpus_per_cell} must be > 0")
+    if opts.memory_gb is not None and not opts.memory_gb > 0:
+        raise ConfigError(f"--memory-gb {opts.memory_gb} must be > 0")
     suite = load_suite(opts.suite)
     out = Path(opts.out or Path("runs") / "bench" / suite.name)
     selected = select(suite.cells, opts.only)
@@ -311,14 +314,48 @@ Started = Callable[[Job], None]
 Done = Callable[..., None]
 
 
-class LocalExecutor:
-    """Cells as child processes of the launcher, ``parallel`` at a time."""
+MEMORY_SHARE = 0.8  # of the machine's RAM, for the cells' hints by default (the rest: the OS)
 
-    def __init__(self, parallel: int | None) -> None:
+
+def default_memory_gb() -> float | None:
+    """``MEMORY_SHARE`` of the RAM in GB (``MemTotal`` of /proc/meminfo); None if unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return MEMORY_SHARE * int(line.split()[1]) * 1024 / 1e9
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def next_job(pending: deque[Job], running: list[Job], budget_gb: float | None) -> Job | None:
+    """The first pending job whose ``memory_gb`` hint fits next to the running ones' (cells
+    without a hint always fit), taken out of ``pending``; None if none fits. With nothing
+    running the first job starts whatever its hint, so a cell larger than the budget runs
+    alone instead of never."""
+    if not pending:
+        return None
+    used = sum(job.cell.memory_gb or 0.0 for job in running)
+    for job in pending:
+        need = job.cell.memory_gb or 0.0
+        if not running or budget_gb is None or need == 0.0 or used + need <= budget_gb:
+            pending.remove(job)
+            return job
+    return None
+
+
+class LocalExecutor:
+    """Cells as child processes of the launcher, ``parallel`` at a time, and no more at once
+    than the cells' ``memory_gb`` hints allow in ``memory_gb`` (default: 80% of the RAM)."""
+
+    def __init__(self, parallel: int | None, memory_gb: float | None = None) -> None:
         self.parallel = parallel or 1
+        self.memory_gb = memory_gb or default_memory_gb()
 
     def describe(self) -> str:
-        return f"local, {self.parallel} at a time"
+        memory = f", cells' memory hints within {self.memory_gb:.1f} GB" if self.memory_gb else ""
+        return f"local, {self.parallel} at a time{memory}"
 
     def start(self) -> None:
         pass
@@ -331,8 +368,10 @@ class LocalExecutor:
         running: dict[str, tuple[Job, subprocess.Popen, Any]] = {}
         try:
             while pending or running:
-                while pending and len(running) < self.parallel:
-                    job = pending.popleft()
+                while len(running) < self.parallel:
+                    job = next_job(pending, [job for job, _, _ in running.values()], self.memory_gb)
+                    if job is None:
+                        break
                     prepare(job, suite)
                     log = open(job.log, "a")  # noqa: SIM115  (closed when the process ends)
                     now = datetime.datetime.now().isoformat(timespec="seconds")
@@ -464,7 +503,7 @@ def make_executor(opts: Options) -> LocalExecutor | RayExecutor:
         return RayExecutor(opts.address, opts.parallel, opts.cpus_per_cell)
     if opts.address:
         raise ConfigError("--address needs --executor ray")
-    return LocalExecutor(opts.parallel)
+    return LocalExecutor(opts.parallel, opts.memory_gb)
 
 
 # Report -----------------------------------------------------------------------------------

@@ -61,6 +61,7 @@ ENV_FAMILIES: dict[str, _EnvFamily] = {
 SUITE_KEYS = ("name", "description", "seeds", "steps", "defaults", "analyze", "experiments")
 EXPERIMENT_KEYS = (
     "envs", "algos", "breakers", "seeds", "steps", "overrides", "transfer", "analyze", "tag",
+    "memory_gb",
 )  # fmt: skip
 # `analyze: {...}`: the role analysis a cell runs after training (diamond-marl analyze)
 ANALYZE_KEYS = ("episodes", "attacks", "pictures")
@@ -84,6 +85,10 @@ class Cell:
     transfer: tuple[str, ...]  # environments to evaluate the trained policy on, zero-shot
     # role analysis after training: {"episodes", "pictures", "attacks"}; None: no analysis
     analyze: dict[str, Any] | None = None
+    # peak resident memory of the cell's process in GB: a scheduling hint for the local
+    # executor (cells whose hints add up past the machine's memory do not run together); not
+    # part of what the cell trains, so it is left out of the suite's fingerprint
+    memory_gb: float | None = None
 
     def train_overrides(self, out: str | Path) -> dict[str, Any]:
         """The ``key=value`` overrides of ``diamond-marl train`` for this cell."""
@@ -99,13 +104,19 @@ class Cell:
 
     def to_dict(self) -> dict[str, Any]:
         data = {**dataclasses.asdict(self), "transfer": list(self.transfer)}
-        if self.analyze is None:  # cells without analysis keep the form they always had
-            del data["analyze"]
+        for key in ("analyze", "memory_gb"):  # unset: cells keep the form they always had
+            if data[key] is None:
+                del data[key]
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Cell:
-        data = {**data, "transfer": tuple(data.get("transfer", ())), "analyze": data.get("analyze")}
+        data = {
+            **data,
+            "transfer": tuple(data.get("transfer", ())),
+            "analyze": data.get("analyze"),
+            "memory_gb": data.get("memory_gb"),
+        }
         return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls)})
 
 
@@ -122,7 +133,8 @@ class Suite:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def canonical(self) -> dict[str, Any]:
-        return {"suite": self.name, "cells": [c.to_dict() for c in self.cells]}
+        cells = [{k: v for k, v in c.to_dict().items() if k != "memory_gb"} for c in self.cells]
+        return {"suite": self.name, "cells": cells}
 
 
 # Loading ---------------------------------------------------------------------------------------
@@ -205,6 +217,11 @@ def _expand(
     overrides = dict(sorted(overrides.items()))
     if "analyze" in exp:  # the experiment's own setting replaces the suite's
         analyze = parse_analyze(exp["analyze"], f"{label}.analyze")
+    memory_gb = exp.get("memory_gb")
+    if memory_gb is not None:
+        if isinstance(memory_gb, bool) or not isinstance(memory_gb, int | float) or memory_gb <= 0:
+            raise ConfigError(f"{label}.memory_gb={memory_gb!r} must be a number of GB > 0")
+        memory_gb = float(memory_gb)
     tag = exp.get("tag")
     if tag is not None and not (isinstance(tag, str) and _ID_SAFE.match(tag)):
         raise ConfigError(
@@ -223,6 +240,7 @@ def _expand(
                 overrides=overrides,
                 transfer=tuple(t for t in transfer if t != env),
                 analyze=None if analyze is None else {**analyze, "attacks": [*analyze["attacks"]]},
+                memory_gb=memory_gb,
             )
         )
     return cells
