@@ -86,7 +86,7 @@ class Cell:
     # role analysis after training: {"episodes", "pictures", "attacks"}; None: no analysis
     analyze: dict[str, Any] | None = None
     # peak resident memory of the cell's process in GB: a scheduling hint for the local
-    # executor (cells whose hints add up past the machine's memory do not run together); not
+    # executor (cells whose hints add up past its memory budget do not run together); not
     # part of what the cell trains, so it is left out of the suite's fingerprint
     memory_gb: float | None = None
 
