@@ -35,6 +35,7 @@ experiments:
     # k=2 keeps the entity width: runs; k=3 changes it: recorded as an error
     transfer: ["xor:n=3,k=2", "xor:n=3,k=3"]
     analyze: {episodes: 4, pictures: 1}
+    memory_gb: 0.5  # a hint: scheduling only (local budget; Ray's memory resource)
 """
 CELLS = ("xor-n2_k2__mappo__none", "xor-n2_k2__mappo__rank")
 _LAUNCH = """\

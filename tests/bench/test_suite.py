@@ -326,3 +326,13 @@ def test_memory_hints_schedule_cells_but_do_not_change_the_suite():
     assert next_job(pending, [big[0]], None) is big[2]  # no budget: no limit
     assert next_job(deque([big[0]]), [], 5.0) is big[0]  # too big for the budget: runs alone
     assert next_job(deque(), [], 5.0) is None
+
+
+def test_a_memory_hint_beyond_the_ray_cluster_is_refused():
+    from diamond_marl.bench.launch import check_ray_memory
+
+    cells = list(_suite(**{"experiments.0.memory_gb": 11}).cells)
+    check_ray_memory(cells, 16e9)
+    check_ray_memory(list(_suite().cells), 0.0)  # no hints: nothing to check
+    with pytest.raises(ConfigError, match=r"memory_gb=11, more than the 8.0 GB memory resource"):
+        check_ray_memory(cells, 8e9)

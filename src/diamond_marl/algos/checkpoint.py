@@ -54,6 +54,8 @@ def save(directory: Path, state: Any, meta: dict[str, Any]) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     latest_npz, latest_json = directory / "latest.npz", directory / "latest.json"
     if latest_json.exists():
+        # sidecar off first: a crash in between leaves no previous, never a mismatched pair
+        (directory / "previous.json").unlink(missing_ok=True)
         _link(latest_npz, directory / "previous.npz")  # a new latest.npz replaces the name only
         atomic_write_json(directory / "previous.json", json.loads(latest_json.read_text()))
     _write(directory, "latest", state, meta)

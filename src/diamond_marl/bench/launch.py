@@ -106,7 +106,7 @@ def run_bench(opts: Options, stream: Any = None) -> int:
 
     executor = make_executor(opts)
     if todo:
-        executor.start()  # connects to Ray (or fails) before anything is written
+        executor.start(todo)  # connects to Ray (or fails) before anything is written
     try:
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out / SUITE_COPY, suite.source or json.dumps(suite.canonical()))
@@ -357,7 +357,7 @@ class LocalExecutor:
         memory = f", cells' memory hints within {self.memory_gb:.1f} GB" if self.memory_gb else ""
         return f"local, {self.parallel} at a time{memory}"
 
-    def start(self) -> None:
+    def start(self, cells: list[Cell]) -> None:
         pass
 
     def close(self) -> None:
@@ -403,8 +403,24 @@ class LocalExecutor:
                 log.close()
 
 
+def check_ray_memory(cells: list[Cell], cluster_bytes: float) -> None:
+    """ConfigError if a cell's ``memory_gb`` hint exceeds the Ray cluster's ``memory``
+    resource: Ray would keep such a task waiting forever."""
+    hinted = [c for c in cells if c.memory_gb]
+    if not hinted:
+        return
+    big = max(hinted, key=lambda c: c.memory_gb or 0.0)
+    if (big.memory_gb or 0.0) * 1e9 > cluster_bytes:
+        raise ConfigError(
+            f"cell {big.id} has memory_gb={big.memory_gb:g}, more than the "
+            f"{cluster_bytes / 1e9:.1f} GB memory resource of the Ray cluster: it could never "
+            "start; lower the suite's memory_gb or add memory to the cluster"
+        )
+
+
 class RayExecutor:
-    """Each cell a Ray task (``cpus_per_cell`` CPUs) running the same cell process.
+    """Each cell a Ray task (``cpus_per_cell`` CPUs, and its ``memory_gb`` hint as Ray's
+    ``memory`` resource) running the same cell process.
 
     The output directory and this Python environment must be reachable at the same paths on
     every node (a shared file system), as on a single machine.
@@ -419,7 +435,7 @@ class RayExecutor:
         limit = f", {self.parallel} at a time" if self.parallel else ""
         return f"{where}, {self.cpus_per_cell:g} CPU per cell{limit}"
 
-    def start(self) -> None:
+    def start(self, cells: list[Cell]) -> None:
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         try:
             import ray
@@ -439,13 +455,19 @@ class RayExecutor:
         except ConnectionError as err:
             raise ConfigError(f"cannot connect to Ray at {self.address}: {err}")
         self._ray = ray
-        cpus = ray.cluster_resources().get("CPU", 0)
+        resources = ray.cluster_resources()
+        cpus = resources.get("CPU", 0)
         if cpus < self.cpus_per_cell:
             self.close()
             raise ConfigError(
                 f"--cpus-per-cell {self.cpus_per_cell:g} is more than the {cpus:g} CPUs of the "
                 "Ray cluster: no cell could ever start"
             )
+        try:
+            check_ray_memory(cells, resources.get("memory", 0.0))
+        except ConfigError:
+            self.close()
+            raise
 
     def close(self) -> None:
         if self._ray is not None and self._ray.is_initialized():
@@ -463,7 +485,9 @@ class RayExecutor:
                 while pending and len(inflight) < limit:
                     job = pending.popleft()
                     prepare(job, suite)
-                    inflight[task.remote(str(job.spec), str(job.log))] = job
+                    hint = job.cell.memory_gb  # Ray's memory resource, in bytes
+                    call = task.options(memory=int(hint * 1e9)) if hint else task
+                    inflight[call.remote(str(job.spec), str(job.log))] = job
                     started(job)
                 ready, _ = ray.wait(list(inflight), num_returns=1, timeout=1.0)
                 for ref in ready:
