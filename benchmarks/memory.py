@@ -16,11 +16,12 @@ one algorithm x environment, this measures:
 Sizes are in units of the state (``1.00x`` = one more copy of the state). Prints::
 
     memory <algo> <env> seeds=<n> state=<GB>
-    memory chunk donate=<x> keep=<x> ratio=<donate/keep>
+    memory chunk donate=<x> (<GB>) keep=<x> (<GB>) ratio=<donate/keep>
     memory save=<x> load=<x>
 
 Run: ``.venv/bin/python benchmarks/memory.py`` (defaults: QMIX on rware:large-8ag, 1 seed;
-see ``--help``). It compiles the chunk twice and runs nothing but the checkpoint code.
+see ``--help``). It compiles the chunk twice (the chunk line needs no state in memory),
+then allocates one state and runs nothing but the checkpoint code on it.
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ def host_peak(fn) -> int:
         tracemalloc.stop()
 
 
-def measure(algo: str, env: str, seeds: int, overrides: list[str]) -> dict[str, float]:
+def measure(algo: str, env: str, seeds: int, overrides: list[str]) -> None:
+    """Print each line as soon as it is measured (the chunk's before any state exists)."""
     cfg = resolve({"algo": algo, "env": env, "seeds": str(seeds), **parse_overrides(overrides)})
     setup = build_setup(cfg)
     algorithm, keys = make_algorithm(setup), seed_keys(cfg)
@@ -71,9 +73,14 @@ def measure(algo: str, env: str, seeds: int, overrides: list[str]) -> dict[str, 
     }
     shapes = jax.eval_shape(programs["donate"].init, keys)
     state_bytes = sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(shapes))
-    out = {"state_gb": state_bytes / 1e9}
-    for variant, program in programs.items():
-        out[variant] = chunk_bytes(program, shapes) / state_bytes
+    print(f"memory {algo} {env} seeds={seeds} state={state_bytes / 1e9:.3f}GB", flush=True)
+    chunk = {v: chunk_bytes(p, shapes) for v, p in programs.items()}
+    print(
+        "memory chunk "
+        + " ".join(f"{v}={b / state_bytes:.2f}x ({b / 1e9:.2f}GB)" for v, b in chunk.items())
+        + f" ratio={chunk['donate'] / chunk['keep']:.2f}",
+        flush=True,
+    )
     state = programs["donate"].init(keys)
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = Path(tmp)
@@ -82,9 +89,9 @@ def measure(algo: str, env: str, seeds: int, overrides: list[str]) -> dict[str, 
             for c in range(2):
                 checkpoint.save(ckpt, state, {"chunk": c, "env_steps": 0, "wall_s": 0.0})
 
-        out["save"] = host_peak(save_twice) / state_bytes
-        out["load"] = host_peak(lambda: checkpoint.load(ckpt, shapes)) / state_bytes
-    return out
+        save = host_peak(save_twice) / state_bytes
+        load = host_peak(lambda: checkpoint.load(ckpt, shapes)) / state_bytes
+    print(f"memory save={save:.2f}x load={load:.2f}x", flush=True)
 
 
 def main() -> None:
@@ -100,13 +107,7 @@ def main() -> None:
         help="training config overrides, e.g. q.buffer_episodes=200 net.hidden=32",
     )
     args = parser.parse_args()
-    r = measure(args.algo, args.env, args.seeds, args.set)
-    print(f"memory {args.algo} {args.env} seeds={args.seeds} state={r['state_gb']:.3f}GB")
-    print(
-        f"memory chunk donate={r['donate']:.2f}x keep={r['keep']:.2f}x "
-        f"ratio={r['donate'] / r['keep']:.2f}"
-    )
-    print(f"memory save={r['save']:.2f}x load={r['load']:.2f}x")
+    measure(args.algo, args.env, args.seeds, args.set)
 
 
 if __name__ == "__main__":
