@@ -334,8 +334,6 @@ def next_job(pending: deque[Job], running: list[Job], budget_gb: float | None) -
     without a hint always fit), taken out of ``pending``; None if none fits. With nothing
     running the first job starts whatever its hint, so a cell larger than the budget runs
     alone instead of never."""
-    if not pending:
-        return None
     used = sum(job.cell.memory_gb or 0.0 for job in running)
     for job in pending:
         need = job.cell.memory_gb or 0.0
@@ -406,11 +404,8 @@ class LocalExecutor:
 def check_ray_memory(cells: list[Cell], cluster_bytes: float) -> None:
     """ConfigError if a cell's ``memory_gb`` hint exceeds the Ray cluster's ``memory``
     resource: Ray would keep such a task waiting forever."""
-    hinted = [c for c in cells if c.memory_gb]
-    if not hinted:
-        return
-    big = max(hinted, key=lambda c: c.memory_gb or 0.0)
-    if (big.memory_gb or 0.0) * 1e9 > cluster_bytes:
+    big = max(cells, key=lambda c: c.memory_gb or 0.0, default=None)
+    if big is not None and big.memory_gb and big.memory_gb * 1e9 > cluster_bytes:
         raise ConfigError(
             f"cell {big.id} has memory_gb={big.memory_gb:g}, more than the "
             f"{cluster_bytes / 1e9:.1f} GB memory resource of the Ray cluster: it could never "

@@ -217,11 +217,7 @@ def _expand(
     overrides = dict(sorted(overrides.items()))
     if "analyze" in exp:  # the experiment's own setting replaces the suite's
         analyze = parse_analyze(exp["analyze"], f"{label}.analyze")
-    memory_gb = exp.get("memory_gb")
-    if memory_gb is not None:
-        if isinstance(memory_gb, bool) or not isinstance(memory_gb, int | float) or memory_gb <= 0:
-            raise ConfigError(f"{label}.memory_gb={memory_gb!r} must be a number of GB > 0")
-        memory_gb = float(memory_gb)
+    memory_gb = _memory_gb(exp.get("memory_gb"), f"{label}.memory_gb")
     tag = exp.get("tag")
     if tag is not None and not (isinstance(tag, str) and _ID_SAFE.match(tag)):
         raise ConfigError(
@@ -381,6 +377,14 @@ def _positive_int(value: Any, where: str) -> int:
     if number is None or number < 1:
         raise ConfigError(f"{where}={value!r} must be an integer >= 1")
     return number
+
+
+def _memory_gb(value: Any, where: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ConfigError(f"{where}={value!r} must be a number of GB > 0")
+    return float(value)
 
 
 def _steps(value: Any, where: str) -> int | None:
