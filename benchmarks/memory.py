@@ -6,7 +6,10 @@ one algorithm x environment, this measures:
 
 - ``chunk``: the memory XLA assigns to one compiled training chunk (arguments + outputs -
   aliased + temporaries, from ``Compiled.memory_analysis()``), with the state donated to the
-  output (``donate``, as training runs it) and without (``keep``), side by side;
+  output (``donate``, as training runs it), without (``keep``) and, for the Q-learning
+  algorithms, donated with each learning batch split into ``--microbatches`` parts
+  (``micro``, ``q.microbatches``: the same update, one part's activations at a time), side
+  by side, and the temporaries (the activations of the learning step) of each;
 - ``save``: the host memory a checkpoint save allocates beyond the state, from
   ``tracemalloc`` (which counts NumPy's buffers), over two saves in a row (the second turns
   ``latest`` into ``previous``);
@@ -16,11 +19,13 @@ one algorithm x environment, this measures:
 Sizes are in units of the state (``1.00x`` = one more copy of the state). Prints::
 
     memory <algo> <env> seeds=<n> state=<GB>
-    memory chunk donate=<x> (<GB>) keep=<x> (<GB>) ratio=<donate/keep>
+    memory chunk donate=<x> (<GB>) keep=<x> (<GB>) micro=<x> (<GB>) ratio=<donate/keep>
+        micro_ratio=<micro/donate>
+    memory temporaries donate=<GB> keep=<GB> micro=<GB>
     memory save=<x> load=<x>
 
 Run: ``.venv/bin/python benchmarks/memory.py`` (defaults: QMIX on rware:large-8ag, 1 seed;
-see ``--help``). It compiles the chunk twice (the chunk line needs no state in memory),
+see ``--help``). It compiles the chunk two or three times (no state in memory for that),
 then allocates one state and runs nothing but the checkpoint code on it.
 """
 
@@ -41,15 +46,16 @@ from diamond_marl.algos.config import parse_overrides, resolve
 from diamond_marl.algos.runner import Program, build_setup, make_algorithm, seed_keys
 
 
-def chunk_bytes(program: Program, state) -> int:
-    """Peak memory XLA assigns to one call of the compiled chunk."""
+def chunk_bytes(program: Program, state) -> tuple[int, int]:
+    """Peak memory XLA assigns to one call of the compiled chunk, and its temporaries."""
     m = program.chunk.lower(state).compile().memory_analysis()
-    return (
+    peak = (
         m.argument_size_in_bytes
         + m.output_size_in_bytes
         - m.alias_size_in_bytes
         + m.temp_size_in_bytes
     )
+    return peak, m.temp_size_in_bytes
 
 
 def host_peak(fn) -> int:
@@ -62,25 +68,36 @@ def host_peak(fn) -> int:
         tracemalloc.stop()
 
 
-def measure(algo: str, env: str, seeds: int, overrides: list[str]) -> None:
+def measure(algo: str, env: str, seeds: int, overrides: list[str], microbatches: int) -> None:
     """Print each line as soon as it is measured (the chunk's before any state exists)."""
-    cfg = resolve({"algo": algo, "env": env, "seeds": str(seeds), **parse_overrides(overrides)})
+    base = {"algo": algo, "env": env, "seeds": str(seeds), **parse_overrides(overrides)}
+    cfg = resolve(base)
     setup = build_setup(cfg)
     algorithm, keys = make_algorithm(setup), seed_keys(cfg)
     programs = {
         variant: Program(setup, algorithm, keys, donate=donate)
         for variant, donate in (("donate", True), ("keep", False))
     }
+    if not cfg.is_ppo:
+        micro = build_setup(resolve({**base, "q.microbatches": str(microbatches)}))
+        programs["micro"] = Program(micro, make_algorithm(micro), keys)
     shapes = jax.eval_shape(programs["donate"].init, keys)
     state_bytes = sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(shapes))
     print(f"memory {algo} {env} seeds={seeds} state={state_bytes / 1e9:.3f}GB", flush=True)
     chunk = {v: chunk_bytes(p, shapes) for v, p in programs.items()}
+    ratios = {"ratio": ("donate", "keep"), "micro_ratio": ("micro", "donate")}
     print(
         "memory chunk "
-        + " ".join(f"{v}={b / state_bytes:.2f}x ({b / 1e9:.2f}GB)" for v, b in chunk.items())
-        + f" ratio={chunk['donate'] / chunk['keep']:.2f}",
+        + " ".join(f"{v}={b / state_bytes:.2f}x ({b / 1e9:.2f}GB)" for v, (b, _) in chunk.items())
+        + "".join(
+            f" {name}={chunk[a][0] / chunk[b][0]:.2f}"
+            for name, (a, b) in ratios.items()
+            if a in chunk
+        ),
         flush=True,
     )
+    temps = " ".join(f"{v}={t / 1e9:.2f}GB" for v, (_, t) in chunk.items())
+    print(f"memory temporaries {temps}", flush=True)
     state = programs["donate"].init(keys)
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = Path(tmp)
@@ -100,6 +117,9 @@ def main() -> None:
     parser.add_argument("--env", default="rware:large-8ag")
     parser.add_argument("--seeds", type=int, default=1, help="seeds vmapped in the program")
     parser.add_argument(
+        "--microbatches", type=int, default=4, help="q.microbatches of the micro variant"
+    )
+    parser.add_argument(
         "--set",
         nargs="*",
         default=[],
@@ -107,7 +127,7 @@ def main() -> None:
         help="training config overrides, e.g. q.buffer_episodes=200 net.hidden=32",
     )
     args = parser.parse_args()
-    measure(args.algo, args.env, args.seeds, args.set)
+    measure(args.algo, args.env, args.seeds, args.set, args.microbatches)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,11 @@ line per case::
 
     throughput <algo> <env> train_sps=<x> env_sps=<y> ratio=<x/y>
 
+With ``--compare KEY=VALUE...`` each case is also trained with those overrides, in the same
+run, and one more line gives its speed against the first::
+
+    throughput <algo> <env> [KEY=VALUE ...] train_sps=<z> vs_base=<z/x>
+
 Run: ``.venv/bin/python benchmarks/throughput.py`` (defaults: MAPPO and QMIX on smax:3m,
 smax:5m_vs_6m, rware:tiny-4ag, rware:large-8ag; see ``--help``).
 """
@@ -40,9 +45,10 @@ def _timed(fn, *args, repeats: int):
     return best, out
 
 
-def measure(
+def train_sps(
     algo: str, env: str, num_envs: int, updates: int, repeats: int, extra: dict[str, str]
-) -> dict:
+) -> tuple[float, object]:
+    """Training env steps/s of one chunk of ``updates`` updates, and the run's setup."""
     base = {"algo": algo, "env": env, "num_envs": str(num_envs), "seeds": "1", **extra}
     per_update = steps_per_update(resolve(base), make(env))
     # one chunk of exactly `updates` updates
@@ -62,12 +68,18 @@ def measure(
         return carry[0]
 
     train_s, _ = _timed(chunk, repeats=repeats)
-    train_sps = updates * setup.steps_per_update / train_s
+    return updates * setup.steps_per_update / train_s, setup
+
+
+def measure(
+    algo: str, env: str, num_envs: int, updates: int, repeats: int, extra: dict[str, str]
+) -> dict:
+    sps, setup = train_sps(algo, env, num_envs, updates, repeats, extra)
     steps = setup.steps_per_update // num_envs * updates
     rollout = make_rollout(setup.env, num_envs, steps)
     env_s, _ = _timed(rollout, jax.random.PRNGKey(0), repeats=repeats)
     env_sps = num_envs * steps / env_s
-    return {"train_sps": train_sps, "env_sps": env_sps, "ratio": train_sps / env_sps}
+    return {"train_sps": sps, "env_sps": env_sps, "ratio": sps / env_sps}
 
 
 def main() -> None:
@@ -84,16 +96,31 @@ def main() -> None:
         metavar="KEY=VALUE",
         help="training config overrides, e.g. ppo.epochs=2 net.hidden=32",
     )
+    parser.add_argument(
+        "--compare",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="also train each case with these overrides, e.g. q.microbatches=4",
+    )
     args = parser.parse_args()
     extra = parse_overrides(args.set)
+    sizes = (args.num_envs, args.updates, args.repeats)
     for env in args.envs:
         for algo in args.algos:
-            r = measure(algo, env, args.num_envs, args.updates, args.repeats, extra)
+            r = measure(algo, env, *sizes, extra)
             print(
                 f"throughput {algo} {env} train_sps={r['train_sps']:.0f} "
                 f"env_sps={r['env_sps']:.0f} ratio={r['ratio']:.3f}",
                 flush=True,
             )
+            if args.compare:
+                sps, _ = train_sps(algo, env, *sizes, {**extra, **parse_overrides(args.compare)})
+                print(
+                    f"throughput {algo} {env} {' '.join(args.compare)} train_sps={sps:.0f} "
+                    f"vs_base={sps / r['train_sps']:.3f}",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

@@ -157,6 +157,8 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
         ({"num_envs": "0"}, "num_envs=0"),
         ({"q.batch_episodes": "0", "algo": "qmix"}, "batch_episodes=0"),
         ({"q.mixer_init_scale": "-1", "algo": "qmix"}, "q.mixer_init_scale=-1.0"),
+        ({"q.microbatches": "0", "algo": "qmix"}, "q.microbatches=0"),
+        ({"q.microbatches": "5", "algo": "qmix"}, "q.microbatches=5 must divide"),
         ({"nonsense": "1"}, "nonsense"),
         ({"ppo.clip": "1"}, "ppo.clip"),
         ({"breaker": "agent_id", "breaker.max_agents": "1"}, "max_agents"),

@@ -24,6 +24,7 @@ from diamond_marl.envs.base import Env
 from diamond_marl.envs.wrappers import wrap_for_training
 from diamond_marl.errors import ConfigError
 from diamond_marl.networks.breakers import AgentIdConfig, BreakerConfig, make_breaker
+from diamond_marl.networks.network import NetworkConfig
 from diamond_marl.networks.schedules import action_diversity, adapt_sigma
 
 # Default env-step budget per seed, when neither the config files nor the user set one.
@@ -76,6 +77,18 @@ class TrainSetup:
             "won_sum": (extras["won"] * d).sum(),
             "length_sum": (extras["episode_length"] * d).sum(),
         }
+
+
+def network_config(cfg: TrainConfig, outputs: tuple[str, ...], **extra: Any) -> NetworkConfig:
+    """The agent (or entity-critic) network of a run: ``cfg.net`` with these ``outputs``."""
+    net = cfg.net
+    return NetworkConfig(
+        hidden=net.hidden,
+        heads=net.heads,
+        blocks=net.blocks,
+        outputs=outputs,
+        **extra,
+    )
 
 
 def steps_per_update(cfg: TrainConfig, env: Env) -> int:

@@ -60,6 +60,9 @@ class QConfig:
     segment_len: int = 0  # steps per stored trajectory window (0 = episode limit, max 100)
     buffer_episodes: int = 2000  # replay capacity, in windows (episodes)
     batch_episodes: int = 32  # episodes per update
+    # split each update's batch into this many equal parts, one after another, and average
+    # their gradients: the same update with about 1/microbatches of the activation memory
+    microbatches: int = 1
     updates_per_rollout: int = 1  # gradient steps per collected batch of episodes
     gamma: float = 0.99
     td_lambda: float = 0.0  # 0 = one-step TD; > 0 = TD(lambda) targets
@@ -234,6 +237,7 @@ def validate(cfg: TrainConfig) -> None:
     else:
         positive |= {
             "q.batch_episodes": cfg.q.batch_episodes,
+            "q.microbatches": cfg.q.microbatches,
             "q.buffer_episodes": cfg.q.buffer_episodes,
             "q.target_update": cfg.q.target_update,
         }
@@ -254,6 +258,11 @@ def validate(cfg: TrainConfig) -> None:
     if cfg.net.hidden % cfg.net.heads:
         raise ConfigError(
             f"net.hidden={cfg.net.hidden} must be divisible by net.heads={cfg.net.heads}"
+        )
+    if not cfg.is_ppo and cfg.q.batch_episodes % cfg.q.microbatches:
+        raise ConfigError(
+            f"q.microbatches={cfg.q.microbatches} must divide q.batch_episodes "
+            f"= {cfg.q.batch_episodes}"
         )
     if cfg.is_ppo and (cfg.num_envs * cfg.ppo.rollout_len) % cfg.ppo.minibatches:
         raise ConfigError(

@@ -19,14 +19,20 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from diamond_marl.algos.common import Algorithm, TrainSetup, episode_key_update, start_envs
+from diamond_marl.algos.common import (
+    Algorithm,
+    TrainSetup,
+    episode_key_update,
+    network_config,
+    start_envs,
+)
 from diamond_marl.algos.returns import gae
 from diamond_marl.envs.types import TimeStep
 from diamond_marl.networks.acting import select_actions
 from diamond_marl.networks.breakers import breaker_key
 from diamond_marl.networks.critics import make_critic
 from diamond_marl.networks.inputs import from_timestep
-from diamond_marl.networks.network import NetworkConfig, make_network
+from diamond_marl.networks.network import make_network
 
 
 class PPOState(NamedTuple):
@@ -77,15 +83,8 @@ def make_ppo(setup: TrainSetup) -> Algorithm:
     pc = cfg.ppo
     b, t = cfg.num_envs, pc.rollout_len
     centralised = cfg.algo == "mappo"
-    net_cfg = NetworkConfig(hidden=cfg.net.hidden, heads=cfg.net.heads, blocks=cfg.net.blocks)
-    actor = make_network(spec, breaker, net_cfg)
-    critic_cfg = NetworkConfig(
-        hidden=cfg.net.hidden,
-        heads=cfg.net.heads,
-        blocks=cfg.net.blocks,
-        value_hidden=cfg.net.critic_hidden,
-        outputs=("value",),
-    )
+    actor = make_network(spec, breaker, network_config(cfg, ("policy",)))
+    critic_cfg = network_config(cfg, ("value",), value_hidden=cfg.net.critic_hidden)
     critic = make_critic("state" if centralised else "entity", critic_cfg)
     adaptive = getattr(breaker, "schedule", None) == "adaptive"
     total_updates = setup.updates_total

@@ -23,6 +23,7 @@ from diamond_marl.algos.common import (
     Algorithm,
     TrainSetup,
     episode_key_update,
+    network_config,
     segment_len,
     start_envs,
 )
@@ -33,7 +34,7 @@ from diamond_marl.networks.breakers import breaker_key
 from diamond_marl.networks.heads import mask_logits
 from diamond_marl.networks.inputs import AgentObs, from_timestep
 from diamond_marl.networks.mixers import make_mixer
-from diamond_marl.networks.network import NetworkConfig, make_network
+from diamond_marl.networks.network import make_network
 
 
 class QState(NamedTuple):
@@ -66,13 +67,7 @@ def make_q_learning(setup: TrainSetup) -> Algorithm:
     cfg, spec, breaker = setup.config, setup.env.spec, setup.breaker
     qc = cfg.q
     b, seg = cfg.num_envs, segment_len(cfg, setup.env)
-    net = make_network(
-        spec,
-        breaker,
-        NetworkConfig(
-            hidden=cfg.net.hidden, heads=cfg.net.heads, blocks=cfg.net.blocks, outputs=("q",)
-        ),
-    )
+    net = make_network(spec, breaker, network_config(cfg, ("q",)))
     qmix_args = {"embed_dim": qc.mixer_hidden, "init_scale": qc.mixer_init_scale}
     mixer = (
         None
@@ -185,12 +180,36 @@ def make_q_learning(setup: TrainSetup) -> Algorithm:
         loss = jnp.mean(jnp.square(td))
         return loss, {"loss": loss, "q_taken": q_taken.mean(), "td_abs": jnp.abs(td).mean()}
 
+    grad_fn = jax.grad(loss_fn, has_aux=True)
+
+    def batch_grads(params, target_params, batch: Window, step, noise_scale):
+        """Gradient and stats of the whole batch, ``q.microbatches`` parts at a time.
+
+        Every part has the same number of TD terms, so the mean of the parts' means is the
+        batch's mean; only one part's activations are alive at once.
+        """
+        k = qc.microbatches
+        if k == 1:
+            return grad_fn(params, target_params, batch, step, noise_scale)
+        parts = jax.tree.map(lambda x: x.reshape((k, x.shape[0] // k) + x.shape[1:]), batch)
+
+        def add_part(total, part):
+            out = grad_fn(params, target_params, part, step, noise_scale)
+            return jax.tree.map(jnp.add, total, out), None
+
+        first = jax.tree.map(lambda x: x[0], parts)
+        shapes = jax.eval_shape(grad_fn, params, target_params, first, step, noise_scale)
+        zeros = jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), shapes)
+        total, _ = jax.lax.scan(add_part, zeros, parts)
+        return jax.tree.map(lambda x: x / k, total)
+
     def learn(state: QState, _: Any) -> tuple[QState, dict]:
         key, sample_key = jax.random.split(state.key)
         batch = replay.sample(state.buffer, sample_key, qc.batch_episodes)
-        grads, stats = jax.grad(loss_fn, has_aux=True)(
+        grads, stats = batch_grads(
             state.params, state.target_params, batch, state.env_steps, state.noise_scale
         )
+        stats = stats | {"grad_norm": optax.global_norm(grads)}  # before clipping
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
         ready = state.env_steps >= qc.learning_starts
         keep = lambda new, old: jax.tree.map(lambda a, c: jnp.where(ready, a, c), new, old)  # noqa: E731

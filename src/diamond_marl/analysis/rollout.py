@@ -37,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from diamond_marl.algos import checkpoint
-from diamond_marl.algos.common import TrainSetup, build_setup
+from diamond_marl.algos.common import TrainSetup, build_setup, network_config
 from diamond_marl.algos.config import TrainConfig, from_dict
 from diamond_marl.algos.runner import Program, build_program, load_act_params, make_algorithm
 from diamond_marl.algos.store import RunStore
@@ -58,7 +58,7 @@ from diamond_marl.networks.breakers import (
 )
 from diamond_marl.networks.heads import mask_logits
 from diamond_marl.networks.inputs import from_timestep
-from diamond_marl.networks.network import AgentNetwork, NetworkConfig, make_network
+from diamond_marl.networks.network import AgentNetwork, make_network
 
 _RANDOM_ATTACK_STREAM = 0xA77AC  # folded into the step key: never used by the policy itself
 
@@ -164,10 +164,7 @@ class Policy:
     def from_setup(cls, setup: TrainSetup, force_noise: bool = False) -> Policy:
         cfg, breaker = setup.config, setup.breaker
         outputs = ("policy",) if cfg.is_ppo else ("q",)
-        net_cfg = NetworkConfig(
-            hidden=cfg.net.hidden, heads=cfg.net.heads, blocks=cfg.net.blocks, outputs=outputs
-        )
-        net = make_network(setup.env.spec, breaker, net_cfg)
+        net = make_network(setup.env.spec, breaker, network_config(cfg, outputs))
         if force_noise:
             if not isinstance(breaker, NoiseConfig):
                 raise ConfigError(f"breaker {breaker.name!r} has no logit noise to force on")
