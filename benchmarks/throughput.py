@@ -24,7 +24,7 @@ import time
 import jax
 
 import diamond_marl  # noqa: F401  (XLA flags before jax)
-from diamond_marl.algos.common import steps_per_update
+from diamond_marl.algos.common import TrainSetup, steps_per_update
 from diamond_marl.algos.config import parse_overrides, resolve
 from diamond_marl.algos.runner import build_program
 from diamond_marl.envs import make
@@ -47,7 +47,7 @@ def _timed(fn, *args, repeats: int):
 
 def train_sps(
     algo: str, env: str, num_envs: int, updates: int, repeats: int, extra: dict[str, str]
-) -> tuple[float, object]:
+) -> tuple[float, TrainSetup]:
     """Training env steps/s of one chunk of ``updates`` updates, and the run's setup."""
     base = {"algo": algo, "env": env, "num_envs": str(num_envs), "seeds": "1", **extra}
     per_update = steps_per_update(resolve(base), make(env))

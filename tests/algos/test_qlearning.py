@@ -26,6 +26,10 @@ BASE = {
 }
 
 
+def close(a, b):
+    np.testing.assert_allclose(b, a, rtol=2e-4, atol=1e-6)
+
+
 def two_updates(algo: str, microbatches: int):
     """State and stats after two updates (2 gradient steps each) from the seed-0 init."""
     cfg = resolve({**BASE, "algo": algo, "q.microbatches": str(microbatches)})
@@ -41,7 +45,6 @@ def test_microbatches_give_the_same_update(algo):
     state, stats = two_updates(algo, 1)
     for k in (2, 4):
         state_k, stats_k = two_updates(algo, k)
-        close = lambda a, b: np.testing.assert_allclose(b, a, rtol=2e-4, atol=1e-6)  # noqa: E731
         jax.tree.map(close, state.params, state_k.params)
         for name in ("loss", "q_taken", "td_abs", "grad_norm"):
             close(stats[name], stats_k[name])
