@@ -415,8 +415,10 @@ def test_report_shows_the_role_analysis_and_embeds_the_timelines(analysed):
     )
 
 
-def test_cost_section_from_the_overhead_output(analysed, tmp_path):
+def test_cost_section_from_the_overhead_output(analysed, tmp_path, monkeypatch):
     cost = _json([analysed])["cost"]
+    monkeypatch.chdir(analysed)
+    assert report.cost_summary(analysed / "overhead.txt")["source"] == "overhead.txt"
     assert cost["batch"] == 256 and cost["agents"] == {"smax:5m_vs_6m": 5}
     rows = {r["breaker"]: r for r in cost["rows"]}
     assert list(rows) == ["none", "rank", "dice"]

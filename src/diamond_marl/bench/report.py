@@ -520,8 +520,16 @@ def cost_summary(path: Path) -> dict:
         none |= {k: first[k] for k in ("none_fwd_ms", "none_fwd_bwd_ms")}
         none["fwd_bwd_us_per_agent"] = per_agent_us(none, meta)
         rows.insert(next(i for i, r in enumerate(rows) if r["env"] == env), none)
-    return {"source": str(path), "comments": meta["comments"], "batch": batch, "agents": n,
+    return {"source": _shown(path), "comments": meta["comments"], "batch": batch, "agents": n,
             "rows": rows}  # fmt: skip
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the working directory when inside it (no machine paths in a report)."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def _fmt_metric(v: Any) -> str:
