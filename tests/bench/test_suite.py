@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -294,10 +296,20 @@ def test_bench_cli_reports_config_errors_with_status_2(tmp_path, capsys):
 # The JAX-free tables above must agree with the JAX-side registries they stand for.
 
 
-def test_breaker_list_matches_the_networks():
-    from diamond_marl.networks.breakers import BREAKERS as NETWORK_BREAKERS
+def test_every_registered_breaker_name_has_a_network_config():
+    from diamond_marl.networks import breakers
 
-    assert BREAKERS == NETWORK_BREAKERS
+    assert set(breakers._CONFIGS) == set(BREAKERS) and len(BREAKERS) == len(set(BREAKERS))
+    assert breakers.BREAKERS is BREAKERS  # one list, read by both sides
+
+
+def test_the_suite_check_reads_the_breaker_names_without_jax():
+    code = (
+        "import sys; import diamond_marl.breaker_names, diamond_marl.bench.suite, "
+        "diamond_marl.bench.runs; print('jax' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 def test_env_families_match_the_registry():

@@ -28,7 +28,6 @@ from diamond_marl.bench.runs import (
     RATE_METRICS,
     Cell,
     Group,
-    breaker_order,
     discover,
     group_cells,
     headline_metric,
@@ -40,11 +39,11 @@ from diamond_marl.bench.stats import (
     paired_difference,
     prob_improvement,
 )
+from diamond_marl.breaker_names import LOGIT_NOISE, base_name, breaker_order
 from diamond_marl.env_names import file_safe
 from diamond_marl.errors import ConfigError
 
 REPORT_DIRNAME = "report"
-NOISE_BREAKERS = ("noise", "noise+rank")
 # the micro-benchmark's saved output that the Cost section shows unless told otherwise
 DEFAULT_COST = Path(__file__).resolve().parents[3] / "docs" / "results" / "attention_overhead.txt"
 
@@ -430,7 +429,7 @@ def _section_results(
         doc.img(path2, title)
         sigma = {}
         for g in pair:
-            if g.breaker.split(",")[0] in NOISE_BREAKERS:
+            if base_name(g.breaker) in LOGIT_NOISE:
                 for name in ("sigma", "noise_scale"):
                     _, steps, values = g.curve(name)
                     if len(steps):

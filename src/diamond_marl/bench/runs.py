@@ -18,11 +18,9 @@ import yaml
 
 from diamond_marl.analysis import summary as analysis_summary
 from diamond_marl.bench.stats import Estimate, bootstrap_ci
+from diamond_marl.breaker_names import breaker_order
 from diamond_marl.errors import ConfigError
 
-BREAKER_ORDER = (
-    "none", "agent_id", "random_input", "sampled", "noise", "rank", "noise+rank", "dice",
-)  # fmt: skip
 RATE_METRICS = ("win_rate", "success_rate")
 _SEED_KEYS = {"seed", "return", "episode_length"}
 _RUN_MARKERS = ("config.yaml", "summary.json", "cell.json", "metrics.csv", "checkpoints")
@@ -233,11 +231,6 @@ class Group:
 
 def _in_seed_order(per_seed: dict[int, float]) -> np.ndarray:
     return np.array([per_seed[s] for s in sorted(per_seed)], dtype=float)
-
-
-def breaker_order(name: str) -> tuple[int, str]:
-    base = name.split(",")[0]
-    return (BREAKER_ORDER.index(base) if base in BREAKER_ORDER else len(BREAKER_ORDER), name)
 
 
 def group_cells(cells: list[Cell], notes: list[str]) -> dict[tuple[str, str, str], Group]:

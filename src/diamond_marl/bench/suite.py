@@ -27,12 +27,9 @@ from diamond_marl.analysis.summary import (  # JAX-free too
     DEFAULT_PICTURES,
     parse_attack_spec,
 )
+from diamond_marl.breaker_names import BREAKERS
 from diamond_marl.env_names import file_safe, parse_name
 from diamond_marl.errors import ConfigError
-
-# The registry names of diamond_marl.networks.breakers.BREAKERS (that module imports JAX;
-# tests/bench/test_suite.py checks the two lists are equal).
-BREAKERS = ("none", "agent_id", "random_input", "sampled", "noise", "rank", "noise+rank", "dice")
 
 
 @dataclasses.dataclass(frozen=True)

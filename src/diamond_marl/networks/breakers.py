@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 
 import chex
 
+from diamond_marl.breaker_names import BREAKERS
 from diamond_marl.errors import ConfigError, allowed
 from diamond_marl.networks.schedules import SCHEDULES
 
@@ -210,7 +211,6 @@ _CONFIGS: dict[str, type[BreakerConfig]] = {
         DiceConfig,
     )
 }
-BREAKERS: tuple[str, ...] = tuple(_CONFIGS)
 
 
 def _convert(value: Any, type_name: str, where: str) -> Any:
