@@ -1,4 +1,4 @@
-"""Auto-reset, episode metrics and agent-ID wrappers."""
+"""Auto-reset and episode-metrics wrappers."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from diamond_marl.envs import make
-from diamond_marl.envs.wrappers import AgentID, AutoReset, EpisodeMetrics, wrap_for_training
+from diamond_marl.envs.wrappers import AutoReset, EpisodeMetrics, wrap_for_training
 
 
 def _play(env, actions_seq, key=0):
@@ -42,19 +42,6 @@ def test_auto_reset_draws_a_new_key_per_episode():
         state, _ = env.step(state, jnp.array([0, 1]))
         keys.append(tuple(np.asarray(jax.random.key_data(state.key)).ravel()))
     assert len(set(keys)) == 3
-
-
-def test_agent_id_appends_one_hot_to_obs_and_self_token():
-    base = make("xor:n=3,k=3")
-    env = AgentID(base)
-    assert env.spec.obs_dim == base.spec.obs_dim + 3
-    assert env.spec.entity_dim == base.spec.entity_dim + 3
-    _, ts = env.reset(jax.random.PRNGKey(0))
-    np.testing.assert_array_equal(ts.obs[:, -3:], np.eye(3))
-    np.testing.assert_array_equal(ts.entities[:, 0, -3:], np.eye(3))
-    assert np.all(np.asarray(ts.entities[:, 1:, -3:]) == 0)
-    # the trap is broken at the input: agents now see different things
-    assert not np.array_equal(ts.obs[0], ts.obs[1])
 
 
 def test_metrics_count_a_shared_reward_once():

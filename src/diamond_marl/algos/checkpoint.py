@@ -25,7 +25,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from diamond_marl.algos.store import atomic_write_json, atomic_write_with
+from diamond_marl.atomic import atomic_write_json, atomic_write_with
 
 POLICY = "policy"
 _TRAINING = ("latest", "previous")

@@ -3,7 +3,7 @@
 
 Keys are flat for the common settings (``algo=mappo steps=1000000 lr=3e-4``) and dotted for
 the sub-configs (``ppo.clip_eps=0.1``, ``q.eps_finish=0.05``, ``net.hidden=64``,
-``breaker.sigma_init=0.5``). Defaults per algorithm live in ``configs/algos/<algo>.yaml``,
+``breaker.init_sigma=0.5``). Defaults per algorithm live in ``configs/algos/<algo>.yaml``,
 per environment family and name in ``configs/envs/<family>.yaml``.
 """
 

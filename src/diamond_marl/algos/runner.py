@@ -313,7 +313,7 @@ def evaluate_run(run_dir: str | Path, env: str | None = None, episodes: int | No
     summary["trained_on"] = cfg.env
     del summary["wall_s"]
     name = file_safe(target.setup.env.spec.name)
-    from diamond_marl.algos.store import atomic_write_json
+    from diamond_marl.atomic import atomic_write_json
 
     atomic_write_json(run_dir / "eval" / f"{name}.json", summary)
     return summary

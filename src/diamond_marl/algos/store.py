@@ -1,5 +1,5 @@
-"""A run's directory: every file written atomically (temp file + rename), so a crash never
-leaves a half-written file that looks complete.
+"""A run's directory: every file written atomically (``diamond_marl.atomic``), so a crash
+never leaves a half-written file that looks complete.
 
 Layout of ``RUN_DIR``::
 
@@ -18,43 +18,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import yaml
 
+from diamond_marl.atomic import atomic_write_json, atomic_write_text
+
 METRIC_COLUMNS = ("env", "algo", "breaker", "seed", "step", "metric", "value")
-
-
-def atomic_write_with(path: Path, write: Callable[[IO[bytes]], Any]) -> None:
-    """``write`` fills a temporary file beside ``path``, which then replaces ``path``: the
-    data streams to disk, so writing a large file never holds a second copy of it in memory."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    atomic_write_with(path, lambda f: f.write(data))
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode())
-
-
-def atomic_write_json(path: Path, data: Any) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 class RunStore:

@@ -1,8 +1,8 @@
 """Analysis of trained runs: specialisation metrics, reproducible replays, pictures,
 adversarial and transfer evaluation (docs/analysis.md).
 
-Start at ``rollout.record`` (execution-mode episodes with per-step actions, distributions and
-breaker draws), ``metrics`` (SND, Jensen-Shannon, role entropy and persistence),
-``adversarial.evaluate_attacks`` and ``transfer.evaluate_transfer``; ``cli`` adds the
-``analyze`` and ``replay`` commands.
+Start at ``rollout.Recorder`` (``Recorder(load_run(RUN_DIR)).record(...)``: execution-mode
+episodes with per-step actions, distributions and breaker draws), ``metrics`` (SND,
+Jensen-Shannon, role entropy and persistence), ``adversarial.evaluate_attacks`` and
+``transfer.evaluate_transfer``; ``cli`` adds the ``analyze`` and ``replay`` commands.
 """

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import diamond_marl  # noqa: F401  (XLA flags before JAX starts)
-from diamond_marl.algos.store import atomic_write_json
+from diamond_marl.atomic import atomic_write_json
 from diamond_marl.bench.suite import Cell
 from diamond_marl.errors import ConfigError
 

@@ -33,7 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from diamond_marl.algos.store import atomic_write_json, atomic_write_text
+from diamond_marl.atomic import atomic_write_json, atomic_write_text
 from diamond_marl.bench.cell import CELL_FILE, EXIT_INTERRUPTED, LOG_FILE, SPEC_FILE
 from diamond_marl.bench.suite import Cell, Suite, load_suite
 from diamond_marl.errors import ConfigError

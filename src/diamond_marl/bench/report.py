@@ -26,10 +26,10 @@ from diamond_marl.analysis.cost import overhead_meta, parse_overhead, per_agent_
 from diamond_marl.bench import plots
 from diamond_marl.bench.runs import (
     RATE_METRICS,
-    Cell,
     Group,
+    Run,
     discover,
-    group_cells,
+    group_runs,
     headline_metric,
 )
 from diamond_marl.bench.stats import (
@@ -85,7 +85,7 @@ def _fmt_time(s: float | None) -> str:
 
 
 def _steps_text(group: Group) -> str:
-    steps = sorted({c.env_steps for c in group.cells if c.env_steps is not None})
+    steps = sorted({c.env_steps for c in group.runs if c.env_steps is not None})
     return " / ".join(f"{s:,}" for s in steps) or "-"
 
 
@@ -100,14 +100,14 @@ def result_rows(groups: dict[tuple[str, str, str], Group]) -> list[dict]:
     rows = []
     for (env, algo, breaker), g in groups.items():
         est = g.estimate()
-        sps = [c.env_sps for c in g.cells if c.env_sps is not None]
+        sps = [c.env_sps for c in g.runs if c.env_sps is not None]
         row = {
             "env": env, "algo": algo, "breaker": breaker, "metric": g.metric,
             "iqm": est.value, "ci_low": est.low, "ci_high": est.high,
             "mean": float(g.scores.mean()), "seeds": len(g.values),
             "seed_values": {str(s): v for s, v in sorted(g.values.items())},
-            "env_steps": max((c.env_steps or 0) for c in g.cells) or None,
-            "wall_s": _sum_or_none([c.wall_s for c in g.cells]),
+            "env_steps": max((c.env_steps or 0) for c in g.runs) or None,
+            "wall_s": _sum_or_none([c.wall_s for c in g.runs]),
             "env_sps": float(np.mean(sps)) if sps else None,
             "p_beats_none": None,
             "return": None,
@@ -233,7 +233,7 @@ def _writeup_sentence(entry: dict) -> str:
     return f"{entry['benchmark']} ({entry['env']}): " + ", ".join(parts) + "."
 
 
-def transfer_rows(cells: list[Cell]) -> list[dict]:
+def transfer_rows(cells: list[Run]) -> list[dict]:
     """Train env -> eval env: the eval's headline metric pooled over seeds, or its error."""
     pooled: dict[tuple, dict] = {}
     for cell in cells:
@@ -292,7 +292,7 @@ def marl_eval_json(groups: dict[tuple[str, str, str], Group]) -> dict:
             for i, step in enumerate(sorted(common)):
                 run[f"step_{i}"] = {"step_count": int(step)}
                 run[f"step_{i}"] |= {n: [float(per_step[n][step])] for n in names}
-            final = next(c.finals[seed] for c in g.cells if seed in c.finals)
+            final = next(c.finals[seed] for c in g.runs if seed in c.finals)
             run["absolute_metrics"] = {
                 n: [float(final["return" if n == "episode_return" else n])] for n in names
             }
@@ -463,7 +463,7 @@ def _section_transfer(doc: plots.Doc, transfer: list[dict]) -> None:
     doc.table(header, rows)
 
 
-def analysis_rows(cells: list[Cell], plot_dir: Path) -> list[dict]:
+def analysis_rows(cells: list[Run], plot_dir: Path) -> list[dict]:
     """report.json's ``analysis``: one row per analysed run, its first role timeline copied
     to ``plots/timeline-<dir>.png``."""
     out = []
@@ -665,7 +665,7 @@ def _section_cost(doc: plots.Doc, cost: dict | None) -> None:
     doc.table(header, table)
 
 
-def _unfinished(cells: list[Cell]) -> list[dict]:
+def _unfinished(cells: list[Run]) -> list[dict]:
     return [
         {"dir": c.path.name, "env": c.env, "algo": c.algo, "breaker": c.breaker, "note": c.note}
         for c in cells
@@ -695,7 +695,7 @@ def write_report(
         cost_info = cost_summary(Path(cost))
     out = Path(out_dir) if out_dir is not None else runs_dir / REPORT_DIRNAME
     cells = discover(runs_dir, out)
-    groups = group_cells(cells, notes)
+    groups = group_runs(cells, notes)
     rows = result_rows(groups)
     comparison = writeup_comparison(groups)
     transfer = transfer_rows(cells)

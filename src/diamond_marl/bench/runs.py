@@ -1,8 +1,8 @@
 """The runs a report reads, and their aggregation over seeds (JAX-free).
 
 A run directory is a benchmark cell (``cell.json``) or a plain ``diamond-marl train`` run
-(``summary.json``); ``discover`` finds them under a directory, ``load_cell`` reads one and
-``group_cells`` gathers the seeds of each env x algo x breaker.
+(``summary.json``); ``discover`` finds them under a directory, ``read_run`` reads one and
+``group_runs`` gathers the seeds of each env x algo x breaker.
 """
 
 from __future__ import annotations
@@ -28,8 +28,11 @@ _RUN_MARKERS = ("config.yaml", "summary.json", "cell.json", "metrics.csv", "chec
 
 # -- reading runs ---------------------------------------------------------------------------
 @dataclasses.dataclass
-class Cell:
-    """One run directory: finished (final evaluation per seed) or not."""
+class Run:
+    """One run directory: finished (final evaluation per seed) or not.
+
+    (Not ``bench.suite.Cell``, the suite's plan for a run: this is what a run left on disk.)
+    """
 
     path: Path
     env: str
@@ -103,7 +106,7 @@ def _transfer_from_eval_dir(path: Path) -> list[dict]:
     return out
 
 
-def load_cell(path: Path) -> Cell:
+def read_run(path: Path) -> Run:
     """Read one run directory; never raises for a half-written or foreign one."""
     cell_json = _read_json(path / "cell.json") if (path / "cell.json").exists() else None
     cell_json = cell_json if isinstance(cell_json, dict) else None
@@ -124,7 +127,7 @@ def load_cell(path: Path) -> Cell:
         note = _progress_note(path, config, cell_json)
         if (path / "summary.json").exists():
             note = "summary.json is unreadable or has no per-seed results"
-        return Cell(path, **labels, finished=False, note=note)
+        return Run(path, **labels, finished=False, note=note)
     metric = headline_metric(rows)
     finals = {int(r["seed"]): r for r in rows if metric in r and "seed" in r}
     env_steps = summary.get("env_steps")
@@ -138,14 +141,14 @@ def load_cell(path: Path) -> Cell:
     analysis, source = (cell_json or {}).get("analysis"), "cell.json"
     if not isinstance(analysis, dict):
         analysis, source = analysis_summary.read_folder(path), f"{analysis_summary.ANALYSIS_DIR}/"
-    return Cell(
+    return Run(
         path, **labels, finished=True, metric=metric, finals=finals, env_steps=env_steps,
         wall_s=wall_s, env_sps=env_sps, transfer=transfer, analysis=analysis,
         analysis_source=source if analysis else "",
     )  # fmt: skip
 
 
-def discover(runs_dir: Path, out_dir: Path) -> list[Cell]:
+def discover(runs_dir: Path, out_dir: Path) -> list[Run]:
     """Every run directory in RUNS_DIR (or RUNS_DIR itself if it is one)."""
     if not runs_dir.is_dir():
         raise ConfigError(f"runs directory {runs_dir} does not exist (or is not a directory)")
@@ -164,19 +167,19 @@ def discover(runs_dir: Path, out_dir: Path) -> list[Cell]:
             f"{runs_dir} holds no run directories (subdirectories with summary.json, "
             "config.yaml or cell.json); make some with `diamond-marl train` or a benchmark sweep"
         )
-    return [load_cell(d) for d in dirs]
+    return [read_run(d) for d in dirs]
 
 
 # -- aggregation ----------------------------------------------------------------------------
 @dataclasses.dataclass
 class Group:
-    """All finished seeds of one env x algo x breaker, pooled over cells."""
+    """All finished seeds of one env x algo x breaker, pooled over runs."""
 
     env: str
     algo: str
     breaker: str
     metric: str
-    cells: list[Cell]
+    runs: list[Run]
     values: dict[int, float]  # seed -> final headline metric
     returns: dict[int, float] = dataclasses.field(default_factory=dict)  # seed -> final return
 
@@ -216,8 +219,8 @@ class Group:
         Only steps that every seed logged are kept.
         """
         frames = []
-        for cell in self.cells:
-            m = cell.metrics()
+        for run in self.runs:
+            m = run.metrics()
             m = m[m["metric"] == name]
             if len(m):
                 frames.append(m.groupby(["seed", "step"])["value"].last().unstack("step"))
@@ -233,19 +236,19 @@ def _in_seed_order(per_seed: dict[int, float]) -> np.ndarray:
     return np.array([per_seed[s] for s in sorted(per_seed)], dtype=float)
 
 
-def group_cells(cells: list[Cell], notes: list[str]) -> dict[tuple[str, str, str], Group]:
+def group_runs(runs: list[Run], notes: list[str]) -> dict[tuple[str, str, str], Group]:
     groups: dict[tuple[str, str, str], Group] = {}
-    for cell in cells:
-        if not cell.finished:
+    for run in runs:
+        if not run.finished:
             continue
-        key = (cell.env, cell.algo, cell.breaker)
-        group = groups.setdefault(key, Group(*key, cell.metric, [], {}))
-        group.cells.append(cell)
-        for seed, row in cell.finals.items():
+        key = (run.env, run.algo, run.breaker)
+        group = groups.setdefault(key, Group(*key, run.metric, [], {}))
+        group.runs.append(run)
+        for seed, row in run.finals.items():
             if group.metric not in row:
                 continue
             if seed in group.values:
-                notes.append(f"{cell.path.name}: seed {seed} of {key} seen twice; kept the first")
+                notes.append(f"{run.path.name}: seed {seed} of {key} seen twice; kept the first")
                 continue
             group.values[seed] = float(row[group.metric])
             if "return" in row:

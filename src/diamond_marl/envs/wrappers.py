@@ -1,4 +1,4 @@
-"""Wrappers over the one environment API: auto-reset, episode metrics, agent-ID inputs.
+"""Wrappers over the one environment API: auto-reset and episode metrics.
 
 Usual stack for training: ``EpisodeMetrics(AutoReset(env))`` (see ``wrap_for_training``).
 
@@ -10,7 +10,6 @@ never stalls. The final observation of a truncated episode is therefore not retu
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import chex
@@ -119,46 +118,10 @@ class EpisodeMetrics(Wrapper):
         return ts.replace(extras={**ts.extras, "episode_return": ret, "episode_length": length})
 
 
-class AgentID(Wrapper):
-    """Appends a one-hot agent index to the flat observation and to every entity token.
+def wrap_for_training(env: Env) -> Env:
+    """The standard stack: auto-reset, then episode metrics.
 
-    The self token carries the one-hot; other tokens carry zeros in those features. This is
-    the standard symmetry breaker (EPyMARL's ``obs_agent_id``); it fixes the team size a
-    policy can run with to at most ``num_ids``.
+    Agent IDs are not a wrapper: the ``agent_id`` breaker adds them inside the network, so
+    the same environment serves every breaker.
     """
-
-    def __init__(self, env: Env, num_ids: int | None = None) -> None:
-        super().__init__(env)
-        n = env.spec.num_agents
-        self.num_ids = num_ids or n
-        if self.num_ids < n:
-            raise ValueError(f"num_ids={self.num_ids} is smaller than the team size {n}")
-        self.spec = dataclasses.replace(
-            env.spec,
-            obs_dim=env.spec.obs_dim + self.num_ids,
-            entity_dim=env.spec.entity_dim + self.num_ids,
-        )
-
-    def reset(self, key: chex.PRNGKey) -> tuple[Any, TimeStep]:
-        state, ts = self.env.reset(key)
-        return state, self._add_ids(ts)
-
-    def step(self, state: Any, actions: chex.Array) -> tuple[Any, TimeStep]:
-        state, ts = self.env.step(state, actions)
-        return state, self._add_ids(ts)
-
-    def _add_ids(self, ts: TimeStep) -> TimeStep:
-        n, e = ts.entities.shape[:2]
-        ids = jnp.eye(n, self.num_ids, dtype=ts.obs.dtype)  # (N, num_ids)
-        token_ids = jnp.zeros((n, e, self.num_ids), ts.entities.dtype).at[:, 0].set(ids)
-        return ts.replace(
-            obs=jnp.concatenate([ts.obs, ids], axis=-1),  # (N, O + num_ids)
-            entities=jnp.concatenate([ts.entities, token_ids], axis=-1),  # (N, E, F + num_ids)
-        )
-
-
-def wrap_for_training(env: Env, agent_id: bool = False) -> Env:
-    """The standard stack: optional agent IDs, then auto-reset, then episode metrics."""
-    if agent_id:
-        env = AgentID(env)
     return EpisodeMetrics(AutoReset(env))
