@@ -69,7 +69,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     import json
 
     from diamond_marl.algos.config import parse_overrides, resolve
-    from diamond_marl.algos.runner import TrainingDiverged, train
+    from diamond_marl.algos.runner import TrainingDiverged, default_out, train
+    from diamond_marl.atomic import check_writable_dir
 
     overrides = parse_overrides(args.overrides)
     if args.resume and overrides:
@@ -77,6 +78,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
             f"--resume continues a run with its saved config; drop the overrides {overrides}"
         )
     cfg = None if args.resume else resolve(overrides)
+    if cfg is not None:
+        check_writable_dir(cfg.out or default_out(cfg), "out=")
     try:
         summary = train(cfg, resume=args.resume, progress=not args.no_progress)
     except TrainingDiverged as err:

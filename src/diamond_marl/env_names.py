@@ -25,7 +25,12 @@ def parse_name(name: str, families: Iterable[str]) -> tuple[str, str | None, dic
     family, _, rest = name.partition(":")
     variant: str | None = None
     params: dict[str, str] = {}
-    for item in filter(None, (p.strip() for p in rest.split(","))):
+    items = [p.strip() for p in rest.split(",")]
+    if rest.strip() and not all(items):
+        raise ConfigError(
+            f"environment name {name!r} has an empty item between commas; e.g. 'xor:n=3,k=3'"
+        )
+    for item in filter(None, items):
         key, sep, value = item.partition("=")
         if sep:
             if not key.strip() or not value.strip():

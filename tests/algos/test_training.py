@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import jax
 import pandas as pd
@@ -162,15 +163,42 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
         ({"nonsense": "1"}, "nonsense"),
         ({"ppo.clip": "1"}, "ppo.clip"),
         ({"breaker": "agent_id", "breaker.max_agents": "1"}, "max_agents"),
+        # an option of the other algorithm family's section would be silently ignored
+        ({"algo": "mappo", "q.gamma": "0.9"}, "q.gamma=0.9: algo=mappo does not read q.*"),
+        ({"algo": "qmix", "ppo.epochs": "2"}, "ppo.epochs=2: algo=qmix does not read ppo.*"),
+        ({"algo": "qmix", "q.gamma": "1.5"}, "q.gamma=1.5: a discount must lie in (0, 1]"),
+        ({"ppo.gamma": "0"}, "ppo.gamma=0.0: a discount must lie in (0, 1]"),
+        ({"ppo.gae_lambda": "1.2"}, "ppo.gae_lambda=1.2: a lambda must lie in [0, 1]"),
+        ({"algo": "qmix", "q.td_lambda": "-0.1"}, "q.td_lambda=-0.1: a lambda"),
+        ({"env": "xor:n=3,,k=3"}, "'xor:n=3,,k=3' has an empty item"),
     ],
 )
 def test_bad_config_is_rejected_before_anything_is_written(tmp_path, capfd, override, fragment):
-    out = tmp_path / "bad"
+    out = tmp_path / "bad" / "run"  # nothing may be created, not even its parent
     args = ["train", f"out={out}", "--no-progress", *[f"{k}={v}" for k, v in override.items()]]
     assert main(args) == 2
     err = capfd.readouterr().err
     assert fragment in err and "Traceback" not in err
-    assert not out.exists()
+    assert len(err.strip().splitlines()) == 1
+    assert not out.parent.exists()
+
+
+@pytest.mark.parametrize("where", ["below_a_file", "proc"])
+def test_an_unwritable_out_is_one_line_before_anything_is_written(tmp_path, capfd, where):
+    if where == "proc":
+        if not Path("/proc").is_dir():
+            pytest.skip("no /proc on this system")
+        out = Path("/proc/forbidden/x")
+    else:
+        (tmp_path / "file").write_text("")
+        out = tmp_path / "file" / "x"
+    args = ["train", f"out={out}", "--no-progress", "steps=64", "ppo.rollout_len=4"]
+    assert main(args) == 2
+    err = capfd.readouterr().err
+    assert f"out={out}: cannot create this directory" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert not out.parent.is_dir()
+    assert sorted(tmp_path.iterdir()) == ([tmp_path / "file"] if where == "below_a_file" else [])
 
 
 def test_resolve_layers_files_and_overrides():
@@ -180,6 +208,8 @@ def test_resolve_layers_files_and_overrides():
     assert cfg.steps == 20000
     with pytest.raises(ConfigError):
         resolve({"seeds": "0"})
+    # the env file's per-algorithm sections hold q.* for qmix beside ppo.* for mappo: fine
+    assert resolve({"algo": "mappo", "env": "smax:3m", "ppo.gamma": "1"}).ppo.epochs == 2
 
 
 def test_eval_on_another_team_size(tmp_path):

@@ -348,3 +348,16 @@ def test_a_memory_hint_beyond_the_ray_cluster_is_refused():
     check_ray_memory(list(_suite().cells), 0.0)  # no hints: nothing to check
     with pytest.raises(ConfigError, match=r"memory_gb=11, more than the 8.0 GB memory resource"):
         check_ray_memory(cells, 8e9)
+
+
+def test_bench_refuses_an_unwritable_out_before_anything_runs(tmp_path, capsys):
+    from diamond_marl.cli import main
+
+    suite = tmp_path / "ok.yaml"
+    suite.write_text("experiments: [{envs: ['xor:n=2,k=2'], algos: [mappo], breakers: [none]}]\n")
+    (tmp_path / "file").write_text("")
+    out = tmp_path / "file" / "x"
+    assert main(["bench", str(suite), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"--out {out}: cannot create this directory" in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "ok.yaml"]

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from diamond_marl.cli import main
 from diamond_marl.envs import EntityKind, make
 from diamond_marl.envs.reference import enumerate_xor, measure_reference, reference_values
 from diamond_marl.errors import ConfigError
@@ -94,3 +95,11 @@ def test_games_take_parameters_for_transfer():
 def test_bad_names_give_clear_errors(name, fragment):
     with pytest.raises(ConfigError, match=fragment):
         make(name)
+
+
+@pytest.mark.parametrize("name", ["xor:n=3,,k=3", "xor:n=3,k=3,", "role:,n=2"])
+def test_env_check_rejects_an_empty_item_in_one_line(name, capfd):
+    assert main(["env-check", name]) == 2
+    err = capfd.readouterr().err
+    assert f"{name!r} has an empty item between commas" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1

@@ -105,6 +105,8 @@ class TrainConfig:
 
 
 _SECTIONS = {"net": NetConfig, "ppo": PPOConfig, "q": QConfig}
+# The sub-configs only one algorithm family reads: another family's would be ignored.
+_FAMILY_SECTIONS = {"ppo": PPO_ALGOS, "q": Q_ALGOS}
 
 
 def _coerce(value: Any, typ: Any, key: str) -> Any:
@@ -196,6 +198,7 @@ def resolve(overrides: dict[str, Any]) -> TrainConfig:
     algo = str(overrides.get("algo", cfg.algo))
     if algo not in ALGOS:
         raise allowed(algo, "algorithm", ALGOS)
+    _reject_other_families(algo, overrides)
     env = str(overrides.get("env", cfg.env))
     family = env.partition(":")[0]
     env_file = _load_yaml("envs", f"{family}.yaml")
@@ -211,6 +214,20 @@ def resolve(overrides: dict[str, Any]) -> TrainConfig:
             _set(cfg, key, value)
     validate(cfg)
     return cfg
+
+
+def _reject_other_families(algo: str, overrides: dict[str, Any]) -> None:
+    """A user's ``q.*`` option with a PPO algorithm (or ``ppo.*`` with a Q-learning one)
+    would change nothing: say so instead. The config files' per-algorithm sections are not
+    checked here: they hold each family's own settings."""
+    for key, value in _flatten(dict(overrides)).items():
+        section, dot, _ = key.partition(".")
+        readers = _FAMILY_SECTIONS.get(section) if dot else None
+        if readers is not None and algo not in readers:
+            raise ConfigError(
+                f"{key}={value}: algo={algo} does not read {section}.* options (only "
+                f"{', '.join(readers)} do); drop it or choose one of those algorithms"
+            )
 
 
 def validate(cfg: TrainConfig) -> None:
@@ -251,6 +268,13 @@ def validate(cfg: TrainConfig) -> None:
     }.items():
         if value < 0:
             raise ConfigError(f"{key}={value} must be >= 0 (0 = default)")
+    prefix, sub = ("ppo", cfg.ppo) if cfg.is_ppo else ("q", cfg.q)
+    lam_name = "gae_lambda" if cfg.is_ppo else "td_lambda"
+    if not 0 < sub.gamma <= 1:
+        raise ConfigError(f"{prefix}.gamma={sub.gamma}: a discount must lie in (0, 1]")
+    if not 0 <= getattr(sub, lam_name) <= 1:
+        lam = getattr(sub, lam_name)
+        raise ConfigError(f"{prefix}.{lam_name}={lam}: a lambda must lie in [0, 1]")
     if not (cfg.lr > 0 and math.isfinite(cfg.lr)):
         raise ConfigError(f"lr={cfg.lr} must be a positive number")
     if not (cfg.q.mixer_init_scale > 0 and math.isfinite(cfg.q.mixer_init_scale)):

@@ -33,7 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from diamond_marl.atomic import atomic_write_json, atomic_write_text
+from diamond_marl.atomic import atomic_write_json, atomic_write_text, check_writable_dir
 from diamond_marl.bench.cell import CELL_FILE, EXIT_INTERRUPTED, LOG_FILE, SPEC_FILE
 from diamond_marl.bench.suite import Cell, Suite, load_suite
 from diamond_marl.errors import ConfigError
@@ -96,6 +96,7 @@ def run_bench(opts: Options, stream: Any = None) -> int:
     out = Path(opts.out or Path("runs") / "bench" / suite.name)
     selected = select(suite.cells, opts.only)
     recorded = check_out_dir(out, suite)
+    check_writable_dir(out, "--out ")
     finished = {c.id for c in selected if (out / c.id / CELL_FILE).exists()}
     todo = [c for c in selected if c.id not in finished]
     if not recorded:
