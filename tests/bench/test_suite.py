@@ -323,7 +323,7 @@ def test_env_families_match_the_registry():
 def test_memory_hints_schedule_cells_but_do_not_change_the_suite():
     from collections import deque
 
-    from diamond_marl.bench.launch import Job, next_job
+    from diamond_marl.bench.executors import Job, next_job
 
     hinted = _suite(**{"experiments.0.memory_gb": 11})
     assert {c.memory_gb for c in hinted.cells} == {11.0, None}
@@ -341,7 +341,7 @@ def test_memory_hints_schedule_cells_but_do_not_change_the_suite():
 
 
 def test_a_memory_hint_beyond_the_ray_cluster_is_refused():
-    from diamond_marl.bench.launch import check_ray_memory
+    from diamond_marl.bench.executors import check_ray_memory
 
     cells = list(_suite(**{"experiments.0.memory_gb": 11}).cells)
     check_ray_memory(cells, 16e9)
