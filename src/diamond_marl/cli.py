@@ -142,7 +142,7 @@ def _demo_suite(args: argparse.Namespace) -> int:
     from diamond_marl.bench.launch import Options, run_bench
 
     out = Path(args.out) / "quick"
-    print(f"\n== The quick suite (suites/quick.yaml): trained, then reported -> {out} ==")
+    print(f"\n== The quick suite (shipped quick.yaml): trained, then reported -> {out} ==")
     status = run_bench(Options(suite=suite_path("quick"), out=out, parallel=2))
     report = out / "report" / "report.json"
     if report.exists():

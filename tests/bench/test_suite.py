@@ -13,8 +13,10 @@ import yaml
 from diamond_marl.bench.launch import check_out_dir, select
 from diamond_marl.bench.suite import BREAKERS, ENV_FAMILIES, check_env_name, parse_suite
 from diamond_marl.errors import ConfigError
+from diamond_marl.package_data import SUITES as SUITES_DIR
+from diamond_marl.package_data import package_file
 
-SUITES = Path(__file__).resolve().parents[2] / "suites"
+SUITES = package_file(SUITES_DIR)  # the shipped suites (package data)
 
 BASE = {
     "name": "t",
@@ -361,3 +363,15 @@ def test_bench_refuses_an_unwritable_out_before_anything_runs(tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"--out {out}: cannot create this directory" in err and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "ok.yaml"]
+
+
+def test_a_bare_suite_name_prefers_the_working_directory_then_the_package(tmp_path, monkeypatch):
+    from diamond_marl.bench.cli import suite_path
+
+    monkeypatch.chdir(tmp_path)
+    assert suite_path("quick") == SUITES / "quick.yaml"
+    (tmp_path / "suites").mkdir()
+    (tmp_path / "suites" / "quick.yaml").write_text("experiments: []\n")
+    assert suite_path("quick") == Path("suites") / "quick.yaml"
+    with pytest.raises(ConfigError, match="shipped suites: diagnostics, paper, quick"):
+        suite_path("nosuch")

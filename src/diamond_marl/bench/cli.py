@@ -1,4 +1,4 @@
-"""``diamond-marl bench SUITE`` (run a benchmark suite, see suites/README.md) and
+"""``diamond-marl bench SUITE`` (run a benchmark suite, see src/diamond_marl/suites/README.md) and
 ``diamond-marl report RUNS_DIR``. Light on purpose: nothing here imports JAX, pandas or
 matplotlib until a command runs."""
 
@@ -17,11 +17,16 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "bench",
         help="run a benchmark suite: env x algo x breaker cells, all seeds of a cell in one run",
-        description="Run every cell of SUITE (a YAML file; see suites/README.md), skipping "
+        description="Run every cell of SUITE (a YAML file, or the name of a shipped suite: "
+        "quick, diagnostics, paper; format: src/diamond_marl/suites/README.md), skipping "
         "finished ones, so re-running an interrupted sweep finishes the rest. Exit status: "
         "0 all finished, 1 some cell failed (its log path is printed), 2 configuration error.",
     )
-    p.add_argument("suite", metavar="SUITE", help="suite file, or a name in suites/ (quick)")
+    p.add_argument(
+        "suite",
+        metavar="SUITE",
+        help="suite file, or a name: ./suites/NAME.yaml if it exists, else a shipped suite",
+    )
     p.add_argument("--out", metavar="DIR", help="output directory (default runs/bench/<name>)")
     p.add_argument("--executor", choices=("local", "ray"), default="local")
     p.add_argument(
@@ -71,7 +76,7 @@ def add_report_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="FILE",
         default=None,
         help="saved output of benchmarks/attention_overhead.py for the Cost section "
-        "(default: docs/results/attention_overhead.txt of the source tree, if it exists)",
+        "(default: the one shipped with the package, diamond_marl/data/attention_overhead.txt)",
     )
     p.set_defaults(func=run_report_command)
     return p
@@ -87,16 +92,20 @@ def run_report_command(args: argparse.Namespace) -> int:
 
 
 def suite_path(text: str) -> Path:
-    """A path, or a bare name looked up as suites/<name>.yaml (here, then in the source tree)."""
+    """A path, or a bare name: ``suites/<name>.yaml`` in the working directory if it exists,
+    else the suite of that name shipped with the package (package data, see package_data)."""
+    from diamond_marl.package_data import SUITES, package_file, shipped_suites
+
     path = Path(text)
     if path.exists() or path.suffix or "/" in text:
         return path
-    source_tree = Path(__file__).resolve().parents[3] / "suites"  # src/diamond_marl/bench/
-    for folder in (Path("suites"), source_tree):
-        candidate = folder / f"{text}.yaml"
-        if candidate.exists():
+    for candidate in (Path(SUITES) / f"{text}.yaml", package_file(SUITES, f"{text}.yaml")):
+        if candidate.is_file():
             return candidate
-    raise ConfigError(f"suite {text!r}: no such file (nor suites/{text}.yaml)")
+    raise ConfigError(
+        f"suite {text!r}: no such file, nor {SUITES}/{text}.yaml here; shipped suites: "
+        f"{', '.join(shipped_suites())}"
+    )
 
 
 def run_command(args: argparse.Namespace) -> int:

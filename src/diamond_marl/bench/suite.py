@@ -5,7 +5,7 @@ launcher holding JAX would take memory its child runs need). What can be checked
 building an environment is checked here (suite keys, algorithms, breakers, environment
 families and parameter names, seeds, steps, duplicate cells); ``launch.preflight`` then
 resolves every cell's full training config in one child process before any cell starts.
-The format is documented in ``suites/README.md``.
+The format is documented in ``src/diamond_marl/suites/README.md`` (beside the shipped suites).
 """
 
 from __future__ import annotations

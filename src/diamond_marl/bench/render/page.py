@@ -1,0 +1,47 @@
+"""The report's page: its sections in order, from the typed report to one ``Doc``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from diamond_marl.bench.render import cost, results, roles, writeup
+from diamond_marl.bench.render.doc import Doc
+from diamond_marl.bench.rows import Report
+
+TITLE = "diamond-marl benchmark report"
+_STATS_TEXT = (
+    "Each number is the final evaluation (execution mode, 10x the periodic evaluation's "
+    "episodes) of one seed; across seeds we report the interquartile mean (IQM, "
+    "`scipy.stats.trim_mean(x, 0.25)`, as rliable) with a 95% percentile interval from 2000 "
+    "stratified-bootstrap resamples of the seeds. P(beats none) is the probability that a "
+    "random seed of the breaker scores higher than a random seed of `none` (ties count half), "
+    "with a bootstrap interval. With few seeds the intervals are wide: read them before the "
+    "point estimates. Learning curves show the mean over seeds with a 95% percentile-bootstrap "
+    "band over seeds (1000 resamples) at each evaluation step. Rates are in percent."
+)
+
+
+def page(report: Report, out: Path, plot_dir: Path) -> tuple[Doc, list[Path]]:
+    """The page of ``report`` (its images relative to ``out``) and the figures drawn for it
+    into ``plot_dir``. The role timelines must already be in ``plot_dir``."""
+    doc = Doc(TITLE)
+    finished = report.directories - len(report.not_finished)
+    doc.p(
+        f"Runs read from `{report.runs_dir}`: {report.directories} directories, "
+        f"{finished} finished."
+    )
+    doc.p(_STATS_TEXT)
+    writeup.section(doc, report.writeup, report.reference)
+    drawn = results.section(doc, report.rows, report.groups, plot_dir)
+    results.transfer_section(doc, report.transfer)
+    roles.section(doc, report.analysis, out)
+    cost.section(doc, report.cost)
+    if report.not_finished:
+        doc.h(2, "Not finished")
+        doc.ul(
+            [f"`{u.dir}` ({u.env}, {u.algo}, {u.breaker}): {u.note}" for u in report.not_finished]
+        )
+    if report.notes:
+        doc.h(2, "Notes")
+        doc.ul(report.notes)
+    return doc, drawn

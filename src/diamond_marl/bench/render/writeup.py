@@ -1,0 +1,115 @@
+"""The report's section "The write-up's table beside ours": their numbers, ours with
+intervals, and one plain sentence per row (supports / contradicts / cannot decide)."""
+
+from __future__ import annotations
+
+from diamond_marl.bench.render import fmt
+from diamond_marl.bench.render.doc import Doc
+from diamond_marl.bench.runs import RATE_METRICS
+from diamond_marl.bench.writeup import DIAMOND, VANILLA, Improvement, Reference, WriteupEntry
+
+_VERDICTS = {
+    "supports": ("supports the write-up", "lies above 0"),
+    "contradicts": ("contradicts the write-up", "lies below 0: our vanilla beats Diamond"),
+    "cannot decide": ("cannot decide", "contains 0"),
+}
+
+
+def section(doc: Doc, entries: list[WriteupEntry], ref: Reference) -> None:
+    """Nothing when no run matches a row of the write-up's table."""
+    if not entries:
+        return
+    algo = ref.algo
+    doc.h(2, "The write-up's table beside ours")
+    doc.p(
+        f"Their numbers are from {ref.citation}: StarCraft II and rware win rates. Ours are "
+        "measured on the SC2-free SMAX and on our RobotWarehouse with its own success rate, so "
+        "they compare in direction, not digit. Ours: IQM [95% CI] over seeds of the final "
+        f"evaluation, {algo} on the environment named in the first column; improvement "
+        "= IQM(Diamond) - IQM(vanilla) with a bootstrap 95% CI, in percentage points. The "
+        "verdict in each sentence below comes from that interval. Each sentence then pairs the "
+        "seeds: seed i of every cell draws all its random keys from the same `PRNGKey(i)` "
+        "(environment resets, exploration, the mixer's initial weights), so a seed that is "
+        "hard for vanilla tends to be hard for Diamond too; it gives the per-seed differences' "
+        "sign count, their mean with a 95% bootstrap interval, and an exact two-sided sign "
+        "test (with 5 seeds the smallest possible p is 0.0625). The paired numbers are a "
+        "second reading, not the verdict: the verdict's rule was fixed before the runs."
+    )
+    rows = []
+    for e in entries:
+        ours = []
+        for b in (VANILLA, *DIAMOND):
+            o = e.ours.get(b)
+            if o is None:
+                ours.append("not run")
+                continue
+            rate = o.metric in RATE_METRICS
+            ours.append(f"{fmt.interval(o.iqm, o.ci_low, o.ci_high, rate)} (n={o.seeds})")
+        imps = []
+        for b in DIAMOND:
+            i = e.improvement.get(b)
+            if i is None:
+                imps.append(f"{b}: not run")
+                continue
+            unit = "" if i.unit == "pp" else f" {i.unit}"
+            text = f"{b}: {i.diff:+.1f} [{i.ci_low:+.1f}, {i.ci_high:+.1f}]{unit}"
+            imps.append(text + (" (both 0 on every seed)" if i.floor else ""))
+        rows.append(
+            [f"{e.benchmark} (`{e.env}`)", f"{e.their_vanilla:.1f}%", f"{e.their_diamond:.1f}%"]
+            + [*ours, "; ".join(imps)]
+        )
+    name = algo.upper()
+    doc.table(
+        [
+            "Benchmark", f"their vanilla {name}", f"their Diamond {name}", f"our vanilla {name}",
+            f"our Diamond {name} (noise)", f"our Diamond {name} (rank)",
+            "improvement with CI (pp)",
+        ],
+        rows,
+    )  # fmt: skip
+    doc.ul([sentence(e, algo) for e in entries])
+    shown = {e.env for e in entries}
+    missing = [f"{w.label} (`{w.env}`)" for w in ref.rows if w.env not in shown]
+    if missing:
+        doc.p(f"Rows of their table with no {algo} run here: {', '.join(missing)}.")
+
+
+def sentence(entry: WriteupEntry, algo: str) -> str:
+    """One plain sentence: the verdict for rank and for noise, and where their gain falls."""
+    if VANILLA not in entry.ours:
+        return f"{entry.benchmark}: not run (no {algo} `{VANILLA}` cell on {entry.env})."
+    parts = []
+    for breaker in reversed(DIAMOND):  # rank first: the paper's form
+        imp = entry.improvement.get(breaker)
+        parts.append(f"{breaker} not run" if imp is None else _clause(breaker, imp, entry))
+    return f"{entry.benchmark} ({entry.env}): " + ", ".join(parts) + "."
+
+
+def _clause(breaker: str, imp: Improvement, entry: WriteupEntry) -> str:
+    if imp.floor:
+        text = (
+            f"{breaker} cannot decide (neither it nor vanilla scored above 0% on any seed "
+            "at this budget: the rates test nothing"
+        )
+        ret = imp.return_diff
+        if ret is not None:
+            text += (
+                f"; final return {ret.diff:+.3f}, 95% CI [{ret.ci_low:+.3f}, {ret.ci_high:+.3f}]"
+            )
+        return text + ")"
+    verdict_text, where = _VERDICTS[imp.verdict]
+    unit = " pp" if imp.unit == "pp" else f" ({imp.unit})"
+    text = (
+        f"{breaker} {verdict_text} ({imp.diff:+.1f}{unit}, 95% CI "
+        f"[{imp.ci_low:+.1f}, {imp.ci_high:+.1f}] {where}"
+    )
+    if imp.their_gain_is is not None:
+        text += f"; their claimed {entry.their_gain_pp:+.1f} pp lies {imp.their_gain_is} it"
+    paired = imp.paired
+    if paired is not None:
+        text += (
+            f"; paired by seed: higher on {paired.better}, lower on {paired.worse} "
+            f"of {len(paired.seeds)} seeds, mean {paired.mean:+.1f}{unit} "
+            f"[{paired.ci_low:+.1f}, {paired.ci_high:+.1f}], sign test p = {paired.sign_p:.2g}"
+        )
+    return text + ")"

@@ -1,0 +1,171 @@
+"""The write-up's table beside ours: its reference numbers and the comparison rows (JAX-free).
+
+The numbers and their citation are package data (``data/writeup.yaml``): the AINews article
+on arXiv 2605.06825 claims these QMIX win rates with and without Diamond Attention. For
+each of its rows whose environment our runs include, ``compare`` gives our vanilla and
+Diamond scores, the Diamond - vanilla difference with a bootstrap interval, a verdict from
+that interval and the seed-paired reading beside it. Rendering: ``bench.render.writeup``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import yaml
+
+from diamond_marl.bench.runs import Group
+from diamond_marl.bench.stats import Estimate, difference_ci, paired_difference
+from diamond_marl.errors import ConfigError
+from diamond_marl.package_data import DATA, package_file
+
+WRITEUP_FILE = "writeup.yaml"
+VANILLA = "none"
+DIAMOND = ("noise", "rank")  # Diamond Attention's two forms, compared with vanilla
+
+
+@dataclasses.dataclass(frozen=True)
+class WriteupRow:
+    """One row of the write-up's table: their vanilla and Diamond QMIX, in percent."""
+
+    label: str
+    env: str  # our environment for it
+    vanilla: float
+    diamond: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Reference:
+    """The write-up's table and where it comes from."""
+
+    citation: str
+    algo: str  # the algorithm of both columns
+    rows: tuple[WriteupRow, ...]
+
+
+def load_reference(path: Path | None = None) -> Reference:
+    """Read the reference numbers (default: the package's ``data/writeup.yaml``)."""
+    path = path or package_file(DATA, WRITEUP_FILE)
+    try:
+        data = yaml.safe_load(path.read_text())
+        rows = tuple(WriteupRow(**r) for r in data["rows"])
+        return Reference(str(data["citation"]), str(data["algo"]), rows)
+    except (OSError, yaml.YAMLError, KeyError, TypeError) as err:
+        raise ConfigError(f"write-up reference {path}: unreadable ({err})")
+
+
+@dataclasses.dataclass(frozen=True)
+class OurScore:
+    metric: str
+    iqm: float
+    ci_low: float
+    ci_high: float
+    seeds: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ReturnDiff:
+    """Diamond - vanilla in the final return (shown when both rates are 0 everywhere)."""
+
+    diff: float
+    ci_low: float
+    ci_high: float
+
+
+@dataclasses.dataclass(frozen=True)
+class PairedDiff:
+    """Diamond - vanilla seed by seed (seed i of both cells drew the same random keys)."""
+
+    seeds: list[int]
+    diffs: list[float]
+    mean: float
+    ci_low: float
+    ci_high: float
+    better: int  # seeds where Diamond scored higher
+    worse: int
+    sign_p: float  # exact two-sided sign test
+
+
+@dataclasses.dataclass(frozen=True)
+class Improvement:
+    """IQM(Diamond) - IQM(vanilla), in percentage points for rates."""
+
+    diff: float
+    ci_low: float
+    ci_high: float
+    unit: str  # "pp", or the metric's name
+    verdict: str  # supports | contradicts | cannot decide
+    their_gain_is: str | None  # inside | above | below our interval (rates only)
+    paired: PairedDiff | None
+    floor: bool  # both rates 0 on every seed: the row tests nothing
+    return_diff: ReturnDiff | None
+
+
+@dataclasses.dataclass(frozen=True)
+class WriteupEntry:
+    """One row of the write-up's table with ours beside it."""
+
+    benchmark: str
+    env: str
+    their_vanilla: float
+    their_diamond: float
+    their_gain_pp: float
+    ours: dict[str, OurScore]  # breaker -> score, for none and each Diamond form we ran
+    improvement: dict[str, Improvement]  # Diamond form -> difference to none
+
+
+def verdict(diff: Estimate) -> str:
+    """supports (CI > 0), contradicts (CI < 0: vanilla beats Diamond) or cannot decide."""
+    if diff.low > 0:
+        return "supports"
+    if diff.high < 0:
+        return "contradicts"
+    return "cannot decide"
+
+
+def compare(groups: dict[tuple[str, str, str], Group], ref: Reference) -> list[WriteupEntry]:
+    """The write-up's rows whose environment has at least one of our cells, ours beside."""
+    out = []
+    for w in ref.rows:
+        cells = {b: groups.get((w.env, ref.algo, b)) for b in (VANILLA, *DIAMOND)}
+        ours = {b: _score(g) for b, g in cells.items() if g is not None}
+        if not ours:
+            continue
+        vanilla = cells[VANILLA]
+        gain = round(w.diamond - w.vanilla, 1)
+        improvement = {
+            b: _improvement(g, vanilla, gain)
+            for b, g in cells.items()
+            if b != VANILLA and g is not None and vanilla is not None
+        }
+        out.append(WriteupEntry(w.label, w.env, w.vanilla, w.diamond, gain, ours, improvement))
+    return out
+
+
+def _score(g: Group) -> OurScore:
+    return OurScore(g.metric, *g.estimate(), seeds=len(g.values))
+
+
+def _improvement(g: Group, vanilla: Group, gain: float) -> Improvement:
+    d = difference_ci(g.scores, vanilla.scores)
+    scale = 100.0 if g.is_rate else 1.0
+    where = None
+    # a rate that is 0 on every seed of both cells measures nothing (a floor, not a tie)
+    floor = g.is_rate and max([*g.values.values(), *vanilla.values.values()]) == 0
+    if g.is_rate and not floor:
+        lo, hi = d.low * scale, d.high * scale
+        where = "inside" if lo <= gain <= hi else "above" if gain > hi else "below"
+    return_diff = None
+    if floor and g.has_returns and vanilla.has_returns:
+        return_diff = ReturnDiff(*difference_ci(g.return_scores, vanilla.return_scores))
+    paired = None
+    pair = paired_difference(g.values, vanilla.values)
+    if pair is not None:  # secondary: the verdict stays the unpaired IQM difference's
+        paired = PairedDiff(
+            list(pair.seeds), [scale * v for v in pair.diffs], scale * pair.mean.value,
+            scale * pair.mean.low, scale * pair.mean.high, pair.better, pair.worse, pair.sign_p,
+        )  # fmt: skip
+    return Improvement(
+        d.value * scale, d.low * scale, d.high * scale, "pp" if g.is_rate else g.metric,
+        verdict(d), where, paired, floor, return_diff,
+    )  # fmt: skip

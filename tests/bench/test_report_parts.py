@@ -1,0 +1,105 @@
+"""The report's parts: typed rows to JSON, the write-up's reference data, when its table
+shows, the committed paper report's numbers, and a report folder that cannot be written."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from diamond_marl.bench.render.exports import report_json
+from diamond_marl.bench.report import collect, write_report
+from diamond_marl.bench.rows import FLAT, HIDDEN, OPTIONAL, key, to_json
+from diamond_marl.bench.writeup import load_reference
+from diamond_marl.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+PAPER = REPO / "docs" / "results" / "paper"
+
+
+@dataclasses.dataclass
+class _Inner:
+    a: int
+    b: int | None = dataclasses.field(default=None, metadata=OPTIONAL)
+
+
+@dataclasses.dataclass
+class _Outer:
+    name: str
+    ret: float = dataclasses.field(metadata=key("return"))
+    inner: _Inner | None = dataclasses.field(metadata=FLAT)
+    kept_none: int | None = None
+    hidden: object = dataclasses.field(default=None, metadata=HIDDEN)
+    items: tuple[_Inner, ...] = ()
+
+
+def test_to_json_renames_flattens_omits_and_hides():
+    row = _Outer("x", 1.5, _Inner(1), items=(_Inner(2, 3),), hidden=object())
+    data = to_json(row)
+    assert data == {"name": "x", "return": 1.5, "a": 1, "kept_none": None,
+                    "items": [{"a": 2, "b": 3}]}  # fmt: skip
+    assert list(data) == ["name", "return", "a", "kept_none", "items"]  # field order kept
+    assert to_json(_Outer("y", 0.0, None)) == {"name": "y", "return": 0.0, "kept_none": None,
+                                               "items": []}  # fmt: skip
+
+
+def test_the_writeup_reference_is_package_data_with_its_citation():
+    ref = load_reference()
+    assert "AINews" in ref.citation and "arXiv 2605.06825" in ref.citation
+    assert ref.algo == "qmix"
+    assert [(w.env, w.vanilla, w.diamond) for w in ref.rows] == [
+        ("smax:3m", 78.2, 91.5),
+        ("smax:5m_vs_6m", 42.1, 67.8),
+        ("rware:tiny-4ag", 85.0, 96.3),
+        ("rware:large-8ag", 62.4, 81.2),
+    ]
+
+
+@pytest.mark.skipif(not PAPER.is_dir(), reason="needs the committed paper results")
+def test_the_committed_paper_report_keeps_its_numbers(tmp_path):
+    """Recomputing report.json from the committed runs gives the committed file exactly."""
+    committed = json.loads((PAPER / "report" / "report.json").read_text())
+    again = json.loads(report_json(collect(PAPER, PAPER / "report")))
+    assert again.pop("runs_dir") == str(PAPER) and committed.pop("runs_dir")
+    assert again == committed
+
+
+@pytest.fixture(scope="module")
+def games_only(tmp_path_factory):
+    """Two committed paper cells copied under new names, relabelled to an env the write-up
+    does not cover: the report must leave the write-up's table out."""
+    root = tmp_path_factory.mktemp("games")
+    for cell in ("smax-3m__qmix__none", "smax-3m__qmix__rank"):
+        shutil.copytree(PAPER / cell, root / cell, ignore=shutil.ignore_patterns("eval"))
+    return root
+
+
+@pytest.mark.skipif(not PAPER.is_dir(), reason="needs the committed paper results")
+def test_the_writeup_table_shows_only_with_its_cells(games_only, tmp_path):
+    with_cells = write_report(games_only, tmp_path / "with", cost=False)
+    md = with_cells["report.md"].read_text()
+    assert "## The write-up's table beside ours" in md
+    table = [ln for ln in md.splitlines() if ln.startswith(("| 3m", "| 5m", "| rware"))]
+    assert len(table) == 1 and table[0].startswith("| 3m (`smax:3m`) | 78.2% | 91.5% |")
+    assert "Rows of their table with no qmix run here: 5m_vs_6m" in md
+    # the same runs as MAPPO cells: nothing of the write-up's table is in them
+    for cell in games_only.iterdir():
+        data = json.loads((cell / "cell.json").read_text())
+        data["algo"] = data["summary"]["algo"] = "mappo"
+        (cell / "cell.json").write_text(json.dumps(data))
+    without = write_report(games_only, tmp_path / "without", cost=False)
+    md = without["report.md"].read_text()
+    assert "write-up" not in md and "## Results per environment and algorithm" in md
+    assert json.loads(without["report.json"].read_text())["writeup"] == []
+
+
+def test_an_unwritable_report_folder_is_one_line_and_status_2(games_only, tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    out = tmp_path / "file" / "report"
+    assert main(["report", str(games_only), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"report folder {out}: cannot create this directory" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
