@@ -18,7 +18,7 @@ Entity tokens (F = K + 1 features each, so F does not depend on N):
 - tokens N..N+K-1, TASK: one per action / role k, one-hot(k) and, last feature, the fraction of
   the team that took role k last step (XOR: 0).
 In the XOR game every agent's SELF and PEER tokens are identical, which is the perfectly
-symmetric case where attention-logit noise alone cannot help (DESIGN.md §2).
+symmetric case where attention-logit noise alone cannot help (docs/design.md).
 """
 
 from __future__ import annotations
