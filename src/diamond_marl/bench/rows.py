@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,8 +19,10 @@ from diamond_marl.analysis import summary as analysis_summary
 from diamond_marl.analysis.cost import overhead_meta, parse_overhead, per_agent_us
 from diamond_marl.bench.runs import Group, Run, headline_metric
 from diamond_marl.bench.stats import bootstrap_ci, prob_improvement
-from diamond_marl.bench.writeup import Reference, WriteupEntry
 from diamond_marl.breaker_names import breaker_order
+
+if TYPE_CHECKING:  # bench.writeup builds on these rows
+    from diamond_marl.bench.writeup import Reference, WriteupEntry
 
 HIDDEN = {"json": False}
 OPTIONAL = {"optional": True}
@@ -127,7 +129,9 @@ def result_rows(groups: dict[tuple[str, str, str], Group]) -> list[ResultRow]:
 
 # -- zero-shot transfer ---------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
-class TransferScore:
+class Score:
+    """A headline metric's IQM over seeds with its 95% bootstrap interval."""
+
     metric: str
     iqm: float
     ci_low: float
@@ -144,7 +148,7 @@ class TransferRow:
     algo: str
     breaker: str
     eval_env: str
-    score: TransferScore | None = dataclasses.field(default=None, metadata=FLAT)
+    score: Score | None = dataclasses.field(default=None, metadata=FLAT)
     error: str | None = dataclasses.field(default=None, metadata=OPTIONAL)
 
 
@@ -167,7 +171,7 @@ def transfer_rows(runs: list[Run]) -> list[TransferRow]:
     for where, slot in pooled.items():
         if slot["values"]:
             est = bootstrap_ci(list(slot["values"].values()))
-            score = TransferScore(slot["metric"], *est, seeds=len(slot["values"]))
+            score = Score(slot["metric"], *est, seeds=len(slot["values"]))
             out.append(TransferRow(*where, score=score))
         else:
             out.append(TransferRow(*where, error="; ".join(dict.fromkeys(slot["errors"]))))

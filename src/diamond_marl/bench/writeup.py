@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from diamond_marl.bench.rows import Score
 from diamond_marl.bench.runs import Group
 from diamond_marl.bench.stats import Estimate, difference_ci, paired_difference
 from diamond_marl.errors import ConfigError
@@ -52,15 +53,6 @@ def load_reference(path: Path | None = None) -> Reference:
         return Reference(str(data["citation"]), str(data["algo"]), rows)
     except (OSError, yaml.YAMLError, KeyError, TypeError) as err:
         raise ConfigError(f"write-up reference {path}: unreadable ({err})")
-
-
-@dataclasses.dataclass(frozen=True)
-class OurScore:
-    metric: str
-    iqm: float
-    ci_low: float
-    ci_high: float
-    seeds: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,7 +102,7 @@ class WriteupEntry:
     their_vanilla: float
     their_diamond: float
     their_gain_pp: float
-    ours: dict[str, OurScore]  # breaker -> score, for none and each Diamond form we ran
+    ours: dict[str, Score]  # breaker -> score, for none and each Diamond form we ran
     improvement: dict[str, Improvement]  # Diamond form -> difference to none
 
 
@@ -142,8 +134,8 @@ def compare(groups: dict[tuple[str, str, str], Group], ref: Reference) -> list[W
     return out
 
 
-def _score(g: Group) -> OurScore:
-    return OurScore(g.metric, *g.estimate(), seeds=len(g.values))
+def _score(g: Group) -> Score:
+    return Score(g.metric, *g.estimate(), seeds=len(g.values))
 
 
 def _improvement(g: Group, vanilla: Group, gain: float) -> Improvement:
