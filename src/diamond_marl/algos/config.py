@@ -272,8 +272,8 @@ def validate(cfg: TrainConfig) -> None:
     lam_name = "gae_lambda" if cfg.is_ppo else "td_lambda"
     if not 0 < sub.gamma <= 1:
         raise ConfigError(f"{prefix}.gamma={sub.gamma}: a discount must lie in (0, 1]")
-    if not 0 <= getattr(sub, lam_name) <= 1:
-        lam = getattr(sub, lam_name)
+    lam = getattr(sub, lam_name)
+    if not 0 <= lam <= 1:
         raise ConfigError(f"{prefix}.{lam_name}={lam}: a lambda must lie in [0, 1]")
     if not (cfg.lr > 0 and math.isfinite(cfg.lr)):
         raise ConfigError(f"lr={cfg.lr} must be a positive number")
