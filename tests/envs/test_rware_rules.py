@@ -453,3 +453,27 @@ def test_resolve_moves_matches_the_reference_on_random_crowds():
             got = np.asarray(RESOLVE(jnp.asarray(start), jnp.asarray(target), 10)).tolist()
             want = reference_moves(list(map(tuple, start)), list(map(tuple, target)))
             assert got == want, (start.tolist(), target.tolist())
+
+
+def tie_statistics(episodes: int) -> None:
+    """Print, per env, how often the original's rule had a tie and whether ours agreed there."""
+    for name, n, requests in (("rware:tiny-4ag", 4, 4), ("rware:tiny-8ag", 8, 8)):
+        with watch_ties() as ties:
+            wh = original_env(n, requests)
+            played = [play_original(wh, seed, ties) for seed in range(episodes)]
+        ours = replay(name, played)
+        tie = np.stack([e.tie for e in played])  # (B, T)
+        same = np.ones_like(tie)
+        for field in FIELDS:
+            theirs = np.stack([e.after[field] for e in played])
+            same &= (ours[field] == theirs).reshape(*tie.shape, -1).all(-1)
+        print(
+            f"{name}: {tie.size} steps, {tie.sum()} tie steps, ours moved differently on "
+            f"{(tie & ~same).sum()} of them; {(~tie & ~same).sum()} other steps differ"
+        )
+
+
+if __name__ == "__main__":  # PYTHONPATH=src python tests/envs/test_rware_rules.py [EPISODES]
+    import sys
+
+    tie_statistics(int(sys.argv[1]) if len(sys.argv) > 1 else 20)
