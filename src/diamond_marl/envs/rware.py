@@ -22,27 +22,15 @@ the rules of each mode and every remaining difference from the original (observa
 Randomness lives in Jumanji's state (its ``key``), so ``step`` takes no key. Actions:
 0 noop, 1 forward, 2 turn left, 3 turn right, 4 toggle load (Jumanji's order, the original's).
 
-Timestep fields (docs/rware.md has the full tables):
-- ``obs`` (N, 66): Jumanji's ``agents_view`` as float32 (own cell, load, direction, aisle flag;
-  robots around; shelves and requests in the 3 x 3 view);
-- ``action_mask``: all True with ``resolve`` (the original has none; an impossible move is
-  cancelled); Jumanji's with ``terminate`` (no forward for a loaded robot facing a shelf);
-- ``reward``: +1 per delivered requested shelf (the sum of the original's individual rewards,
-  Jumanji's shared reward), replicated to N agents;
-- ``terminated``: a collision (``terminate`` only); ``truncated``: the step limit, reached
-  without a collision;
-- ``state`` (66 N + 3 R + 1): every ``obs`` with coordinates normalised, then per requested
-  shelf its normalised (row, col) and whether it is carried, then the elapsed fraction;
-- ``extras["deliveries"]``: deliveries so far this episode; ``extras["won"]``: 1.0 on the
-  final step of an episode with at least ``success`` deliveries and no collision (the
-  library's own success definition; ``spec.success_metric`` is ``"success_rate"``).
-
-Entity tokens, E = N + R + 2 per agent with F = 14 features that depend neither on N nor on
-the layout: SELF, the N - 1 PEERs ascending, the R requested shelves in queue order and the two
-goals (TASK), all global (``entity_mask`` all True). Features: 0-1 normalised (row, col);
-2-3 the same relative to the observer; 4-7 direction one-hot; 8 carrying / carried; 9 carrying
-a requested shelf / requested; 10 on an aisle; 11 a requested shelf; 12 a goal; 13 within the
-observer's 3 x 3 view. ``action_entity`` is -1 for every action.
+Timestep fields and entity tokens are tabled in docs/rware.md. In short: ``obs`` (N, 66) is
+Jumanji's ``agents_view``; ``action_mask`` is all True in the original game (it has none; an
+impossible move is cancelled) and Jumanji's with ``terminate``; ``reward`` is +1 per delivered
+requested shelf for every robot (the sum of the original's individual rewards); ``terminated``
+is a collision (``terminate`` only), ``truncated`` the step limit; ``state`` is 66 N + 3 R + 1
+wide; ``extras["deliveries"]`` counts this episode's deliveries and ``extras["won"]`` is 1.0
+on the final step of an episode with at least ``success`` deliveries and no collision.
+Tokens (E = N + R + 2, F = 14, independent of N and layout): SELF, the N - 1 PEERs ascending,
+the R requested shelves in queue order and the two goals (TASK), all global.
 """
 
 from __future__ import annotations
@@ -432,8 +420,12 @@ def _build(variant: str | None, params: dict[str, str]) -> RwareEnv:
     # A parameter is named only when it differs from its default: one name per game, and the
     # name of a run under Jumanji's rule always says collisions=terminate.
     values = {"requests": requests, "steps": steps, "collisions": collisions, "success": success}
-    defaults = {"requests": default_requests, "steps": DEFAULT_STEPS}
-    defaults.update(collisions=COLLISIONS[0], success=n)
+    defaults = {
+        "requests": default_requests,
+        "steps": DEFAULT_STEPS,
+        "collisions": COLLISIONS[0],
+        "success": n,
+    }
     name = canonical + "".join(
         f",{key}={values[key]}" for key in _PARAMS if values[key] != defaults[key]
     )
