@@ -268,7 +268,7 @@ CASES = {
         [[10, 4], [10, 5], [0, 0], [0, 9]],
         [1, 1, 0, 0],
     ),
-    "a rotation of four moves, a swap does not": (
+    "a rotation of four robots moves": (
         [(5, 4, RIGHT_DIR, None), (5, 5, DOWN, None), (6, 5, LEFT_DIR, None), (6, 4, UP, None)],
         [10, 11, 12, 13],
         [FORWARD, FORWARD, FORWARD, FORWARD],
