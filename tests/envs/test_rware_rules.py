@@ -3,17 +3,18 @@
 
 Side by side: each episode starts both games in the same state (robot cells, directions,
 loads, shelves, request queue), steps the original (``rware.warehouse.Warehouse``, individual
-rewards) for 500 steps and records it, then replays the same actions through our jitted step
-(one compile per env, all episodes vmapped) and compares every step: robot cells, directions,
-loads, every shelf's cell and the team reward. Two things are synchronised, and only these:
+rewards) for 500 steps and records it, then replays the same actions through our step (one
+jitted scan per env, shared by its episodes) and compares every step: robot cells,
+directions, loads, every shelf's cell and the team reward. Two things are synchronised, and
+only these:
 
 - Random numbers. Which shelf replaces a delivered one is drawn by each game's own generator,
   so after every step the original's request queue is copied into our state.
 - Ties. When two equally long queues of robots head for one free cell, the original moves the
-  one networkx visits first (its node order, from Python set iteration), ours the lowest robot
-  index. ``watch_ties`` wraps networkx's ``dag_longest_path`` to flag the steps on which the
-  original had such a choice; those steps are not compared, the original's whole state is
-  copied into ours, and the tests bound how often that happens.
+  one networkx lists first (the order cells entered its graph, or Python's set order), ours
+  the lowest robot index. ``watch_ties`` wraps networkx's ``dag_longest_path`` to flag the
+  steps on which the original had such a choice; those steps are not compared, the original's
+  whole state is copied into ours, and the tests bound how often that happens.
 """
 
 from __future__ import annotations
@@ -230,6 +231,7 @@ def case_start(n: int, robots, queue) -> dict[str, np.ndarray]:
         if shelf is not None:
             snap["shelves"][shelf] = (row, col)
     snap["queue"] = np.asarray(queue, np.int32)
+    assert len({tuple(c) for c in snap["shelves"]}) == len(snap["shelves"]), "one shelf a cell"
     return snap
 
 
