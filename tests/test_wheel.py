@@ -62,14 +62,16 @@ def installed(tmp_path_factory) -> dict:
     python = prefix / "bin" / "python"
     _run([*pip, "--python", str(python), "install", "--no-deps", "--no-index", str(wheel)],
          root, env)  # fmt: skip
-    # only now: this environment's packages for the dependencies (not its diamond_marl, which
-    # lives in the repository: an editable install or PYTHONPATH)
+    # only now: this environment's site-packages for the dependencies, after the venv's own
+    # (so the wheel's diamond_marl wins; CI's .venv lies inside the repository, so no path
+    # filter on that). Path lines are not processed as site dirs: an editable install's
+    # hook stays out.
     purelib = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
     site = Path(_run([str(python), "-c", purelib], root, env).stdout.strip())
     deps = [
         p for p in dict.fromkeys(sys.path) if Path(p).name in ("site-packages", "dist-packages")
     ]
-    deps = [p for p in deps if Path(p).is_dir() and not Path(p).resolve().is_relative_to(REPO)]
+    deps = [p for p in deps if Path(p).is_dir()]
     (site / "zz_dependencies.pth").write_text("\n".join(deps) + "\n")
     outside = root / "elsewhere"
     outside.mkdir()
