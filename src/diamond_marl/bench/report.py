@@ -23,6 +23,7 @@ from diamond_marl.bench.rows import (
     Report,
     analysis_rows,
     cost_summary,
+    execution_rows,
     result_rows,
     transfer_rows,
     unfinished_rows,
@@ -64,7 +65,8 @@ def collect(runs_dir: str | Path, out: Path, cost: str | Path | bool | None = No
     groups = group_runs(runs, notes)
     reference = load_reference()
     return Report(
-        runs_dir=str(runs_dir), rows=result_rows(groups), writeup=compare(groups, reference),
+        runs_dir=str(runs_dir), rows=result_rows(groups), executions=execution_rows(groups),
+        writeup=compare(groups, reference),
         transfer=transfer_rows(runs), analysis=analysis_rows(runs, PLOTS), cost=cost_info,
         not_finished=unfinished_rows(runs), notes=notes, directories=len(runs), groups=groups,
         reference=reference,

@@ -17,7 +17,7 @@ import numpy as np
 
 from diamond_marl.analysis import summary as analysis_summary
 from diamond_marl.analysis.cost import overhead_meta, parse_overhead, per_agent_us
-from diamond_marl.bench.runs import Group, Run, headline_metric
+from diamond_marl.bench.runs import EXECUTIONS, Group, Run, headline_metric
 from diamond_marl.bench.stats import bootstrap_ci, prob_improvement
 from diamond_marl.breaker_names import breaker_order
 
@@ -122,6 +122,66 @@ def result_rows(groups: dict[tuple[str, str, str], Group]) -> list[ResultRow]:
                 p_beats_none=p,
                 final_return=None if ret is None else Interval(*ret),
                 all_env_steps=tuple(sorted({r.env_steps for r in g.runs} - {None})),
+            )
+        )  # fmt: skip
+    return rows
+
+
+# -- greedy and sampled execution -----------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class ExecutionRow:
+    """One env x algo x breaker under both executions, on the same evaluation episodes:
+    the headline metric and the return, IQM [95% CI] over seeds (None: not recorded)."""
+
+    env: str
+    algo: str
+    breaker: str
+    metric: str
+    execution: str  # the one the headline numbers (results table) use
+    seeds: int
+    greedy: Interval | None
+    sampled: Interval | None
+    greedy_return: Interval | None
+    sampled_return: Interval | None
+    verdict: str  # which execution scores higher, where the intervals say so
+
+
+def _interval(values: dict[int, float], seeds: int) -> Interval | None:
+    if len(values) != seeds or not values:
+        return None
+    return Interval(*bootstrap_ci(list(values.values())))
+
+
+def execution_verdict(greedy: Interval | None, sampled: Interval | None) -> str:
+    """``sampled only``: greedy is at 0 and sampled above it; ``sampled > greedy`` /
+    ``greedy > sampled``: the intervals do not overlap; else ``same within the intervals``."""
+    if greedy is None or sampled is None:
+        return "not recorded"
+    if greedy.ci_high <= 0.0 < sampled.ci_low:
+        return "sampled only"
+    if sampled.ci_low > greedy.ci_high:
+        return "sampled > greedy"
+    if greedy.ci_low > sampled.ci_high:
+        return "greedy > sampled"
+    return "same within the intervals"
+
+
+def execution_rows(groups: dict[tuple[str, str, str], Group]) -> list[ExecutionRow]:
+    """Both executions of every group whose runs recorded them."""
+    rows = []
+    for (env, algo, breaker), g in groups.items():
+        n = len(g.values)
+        readouts = {ex: _interval(g.readout(ex, g.metric), n) for ex in EXECUTIONS}
+        if all(v is None for v in readouts.values()):
+            continue
+        returns = {ex: _interval(g.readout(ex, "return"), n) for ex in EXECUTIONS}
+        if g.metric == "return":
+            returns = {ex: None for ex in EXECUTIONS}
+        rows.append(
+            ExecutionRow(
+                env, algo, breaker, g.metric, g.execution, n, readouts["greedy"],
+                readouts["sampled"], returns["greedy"], returns["sampled"],
+                execution_verdict(readouts["greedy"], readouts["sampled"]),
             )
         )  # fmt: skip
     return rows
@@ -310,6 +370,7 @@ class Report:
 
     runs_dir: str
     rows: list[ResultRow]
+    executions: list[ExecutionRow]  # greedy and sampled, where the runs recorded both
     writeup: list[WriteupEntry]  # only the write-up's rows our runs include
     transfer: list[TransferRow]
     analysis: list[AnalysisRow]

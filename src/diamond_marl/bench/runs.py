@@ -22,7 +22,8 @@ from diamond_marl.breaker_names import breaker_order
 from diamond_marl.errors import ConfigError
 
 RATE_METRICS = ("win_rate", "success_rate")
-_SEED_KEYS = {"seed", "return", "episode_length"}
+EXECUTIONS = ("greedy", "sampled")  # the readouts every evaluation records (networks.acting)
+_SEED_KEYS = {"seed", "return", "episode_length", *EXECUTIONS}
 _RUN_MARKERS = ("config.yaml", "summary.json", "cell.json", "metrics.csv", "checkpoints")
 
 
@@ -42,6 +43,7 @@ class Run:
     note: str = ""
     metric: str = "return"
     finals: dict[int, dict] = dataclasses.field(default_factory=dict)  # seed -> summary row
+    execution: str = "greedy"  # the execution of the headline numbers (summary.json)
     env_steps: int | None = None
     wall_s: float | None = None
     env_sps: float | None = None
@@ -141,10 +143,14 @@ def read_run(path: Path) -> Run:
     analysis, source = (cell_json or {}).get("analysis"), "cell.json"
     if not isinstance(analysis, dict):
         analysis, source = analysis_summary.read_folder(path), f"{analysis_summary.ANALYSIS_DIR}/"
+    # runs from before both executions were recorded: the sampled breaker sampled, others not
+    execution = summary.get("execution") or (
+        "sampled" if labels["breaker"] == "sampled" else "greedy"
+    )
     return Run(
-        path, **labels, finished=True, metric=metric, finals=finals, env_steps=env_steps,
-        wall_s=wall_s, env_sps=env_sps, transfer=transfer, analysis=analysis,
-        analysis_source=source if analysis else "",
+        path, **labels, finished=True, metric=metric, finals=finals, execution=str(execution),
+        env_steps=env_steps, wall_s=wall_s, env_sps=env_sps, transfer=transfer,
+        analysis=analysis, analysis_source=source if analysis else "",
     )  # fmt: skip
 
 
@@ -212,6 +218,22 @@ class Group:
         if not self.has_returns:
             return None
         return bootstrap_ci(self.return_scores)
+
+    @property
+    def execution(self) -> str:
+        """The execution of the headline numbers (the first run's; a group is one breaker)."""
+        return self.runs[0].execution
+
+    def readout(self, execution: str, metric: str) -> dict[int, float]:
+        """Seed -> final ``metric`` under ``execution`` (empty for runs that recorded one
+        execution only, from before both were recorded)."""
+        out = {}
+        for run in self.runs:
+            for seed, row in run.finals.items():
+                value = (row.get(execution) or {}).get(metric)
+                if seed in self.values and value is not None:
+                    out.setdefault(seed, float(value))
+        return out
 
     def curve(self, name: str) -> tuple[list[int], np.ndarray, np.ndarray]:
         """Metric ``name`` over training: (seeds, steps (T,), values (seeds, T)).

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from diamond_marl.bench.render import cost, results, roles, writeup
+from diamond_marl.bench.render import cost, executions, results, roles, writeup
 from diamond_marl.bench.render.doc import Doc
 from diamond_marl.bench.rows import Report
 
 TITLE = "diamond-marl benchmark report"
 _STATS_TEXT = (
     "Each number is the final evaluation (execution mode, 10x the periodic evaluation's "
-    "episodes) of one seed; across seeds we report the interquartile mean (IQM, "
+    "episodes; greedy for every breaker but `sampled`, see Greedy and sampled execution) of "
+    "one seed; across seeds we report the interquartile mean (IQM, "
     "`scipy.stats.trim_mean(x, 0.25)`, as rliable) with a 95% percentile interval from 2000 "
     "stratified-bootstrap resamples of the seeds. P(beats none) is the probability that a "
     "random seed of the breaker scores higher than a random seed of `none` (ties count half), "
@@ -33,6 +34,7 @@ def page(report: Report, out: Path, plot_dir: Path) -> tuple[Doc, list[Path]]:
     doc.p(_STATS_TEXT)
     writeup.section(doc, report.writeup, report.reference)
     drawn = results.section(doc, report.rows, report.groups, plot_dir)
+    drawn += executions.section(doc, report.executions, report.groups, plot_dir)
     results.transfer_section(doc, report.transfer)
     roles.section(doc, report.analysis, out)
     cost.section(doc, report.cost)

@@ -1,0 +1,98 @@
+"""The report's greedy and sampled execution: rows, verdicts, the section and its figure."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from test_report import SEEDS, write_run  # same folder (pytest puts it on sys.path)
+
+from diamond_marl.bench import report
+from diamond_marl.bench.rows import Interval, execution_verdict
+
+GREEDY_NONE = [0.0, 0.0, 0.0, 0.0, 0.0]
+SAMPLED_NONE = [0.6, 0.7, 0.5, 0.65, 0.55]
+
+
+def with_executions(run_dir, greedy, sampled, execution, metric="success_rate"):
+    """Rewrite a run's summary (and cell.json) as training now writes it: both readouts."""
+    for name in ("summary.json", "cell.json"):
+        path = run_dir / name
+        if not path.exists():
+            continue
+        data = json.loads(path.read_text())
+        summary = data.get("summary", data)
+        summary["execution"] = execution
+        for row, g, s in zip(summary["seeds"], greedy, sampled, strict=True):
+            row["greedy"] = {"return": 10 * g, metric: g, "episode_length": 500.0}
+            row["sampled"] = {"return": 10 * s, metric: s, "episode_length": 500.0}
+            own = g if execution == "greedy" else s
+            row[metric], row["return"] = own, 10 * own
+        path.write_text(json.dumps(data))
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("exec")
+    env, metric = "rware:tiny-4ag", "success_rate"
+    none = write_run(root, "none", env, "mappo", "none", GREEDY_NONE, metric)
+    with_executions(none, GREEDY_NONE, SAMPLED_NONE, "greedy")
+    sampled = write_run(root, "sampled", env, "mappo", "sampled", SAMPLED_NONE, metric)
+    with_executions(sampled, GREEDY_NONE, SAMPLED_NONE, "sampled")
+    # a run from before both executions were recorded: no execution row, still a result row
+    write_run(root, "rank", env, "mappo", "rank", GREEDY_NONE, metric)
+    # an environment without a success metric: the headline stays the return
+    plain = write_run(root, "spread", "xor:n=2,k=2", "mappo", "none", [1.0] * 5, "return")
+    with_executions(plain, [1.0] * 5, [0.5] * 5, "greedy", metric="return")
+    report.write_report(root)
+    return root, json.loads((root / "report" / "report.json").read_text())
+
+
+def test_execution_rows_and_verdicts(runs):
+    _, data = runs
+    rows = {(r["env"], r["breaker"]): r for r in data["executions"]}
+    assert set(rows) == {
+        ("rware:tiny-4ag", "none"),
+        ("rware:tiny-4ag", "sampled"),
+        ("xor:n=2,k=2", "none"),
+    }
+    none = rows[("rware:tiny-4ag", "none")]
+    assert none["execution"] == "greedy" and none["verdict"] == "sampled only"
+    assert none["greedy"]["iqm"] == 0.0 and none["sampled"]["iqm"] == pytest.approx(0.6)
+    assert none["sampled_return"]["iqm"] == pytest.approx(6.0)
+    assert rows[("rware:tiny-4ag", "sampled")]["execution"] == "sampled"
+    spread = rows[("xor:n=2,k=2", "none")]
+    assert spread["metric"] == "return" and spread["verdict"] == "greedy > sampled"
+    # the results table uses each breaker's own execution
+    results = {(r["env"], r["breaker"]): r for r in data["rows"]}
+    assert results[("rware:tiny-4ag", "none")]["iqm"] == 0.0
+    assert results[("rware:tiny-4ag", "sampled")]["iqm"] == pytest.approx(0.6)
+    assert results[("xor:n=2,k=2", "none")]["metric"] == "return"
+
+
+def test_section_says_when_a_score_exists_only_under_sampling(runs):
+    root, _ = runs
+    md = (root / "report" / "report.md").read_text()
+    assert "## Greedy and sampled execution" in md
+    assert "`none`, `sampled` score(s) only when the actions are sampled" in md
+    assert (root / "report" / "plots" / "execution-rware-tiny-4ag-mappo.png").exists()
+
+
+@pytest.mark.parametrize(
+    "greedy, sampled, verdict",
+    [
+        ((0.0, 0.0, 0.0), (0.5, 0.4, 0.6), "sampled only"),
+        ((0.2, 0.1, 0.3), (0.5, 0.4, 0.6), "sampled > greedy"),
+        ((0.8, 0.7, 0.9), (0.5, 0.4, 0.6), "greedy > sampled"),
+        ((0.5, 0.3, 0.7), (0.5, 0.4, 0.6), "same within the intervals"),
+        ((0.0, 0.0, 0.0), (0.1, 0.0, 0.2), "same within the intervals"),
+    ],
+)
+def test_verdict_rule(greedy, sampled, verdict):
+    assert execution_verdict(Interval(*greedy), Interval(*sampled)) == verdict
+    assert execution_verdict(None, Interval(*sampled)) == "not recorded"
+
+
+def test_seed_count_matches(runs):
+    _, data = runs
+    assert all(r["seeds"] == len(SEEDS) for r in data["executions"])
