@@ -18,12 +18,13 @@ import yaml
 
 from diamond_marl.analysis import summary as analysis_summary
 from diamond_marl.bench.stats import Estimate, bootstrap_ci
+from diamond_marl.env_names import SUCCESS_METRICS
 from diamond_marl.errors import ConfigError
 
 BREAKER_ORDER = (
     "none", "agent_id", "random_input", "sampled", "noise", "rank", "noise+rank", "dice",
 )  # fmt: skip
-RATE_METRICS = ("win_rate", "success_rate")
+RATE_METRICS = SUCCESS_METRICS
 _SEED_KEYS = {"seed", "return", "episode_length"}
 _RUN_MARKERS = ("config.yaml", "summary.json", "cell.json", "metrics.csv", "checkpoints")
 

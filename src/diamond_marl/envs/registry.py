@@ -31,8 +31,22 @@ class Family:
 _FAMILIES: dict[str, Family] = {}
 
 
+_BUILTIN_MODULE = "diamond_marl.envs."
+
+
 def register(name: str, builder: Builder, listed: tuple[str, ...], summary: str) -> None:
-    _FAMILIES[name] = Family(name, builder, listed, summary, builder.__module__)
+    """Make ``name:...`` build environments with ``builder(variant, params)``.
+
+    ``listed`` are full names ``diamond-marl envs`` shows (and the API tests check);
+    ``summary`` is one line on the family and its parameters. Registering a name again
+    replaces the family, except that a shipped family cannot be replaced from outside.
+    """
+    if not name.isidentifier():
+        raise ValueError(f"family name {name!r} must be an identifier (letters, digits, _)")
+    old = _FAMILIES.get(name)
+    if old and old.module.startswith(_BUILTIN_MODULE) and old.module != builder.__module__:
+        raise ValueError(f"{name!r} is a family the library ships; choose another name")
+    _FAMILIES[name] = Family(name, builder, tuple(listed), summary, builder.__module__)
 
 
 def parse_name(name: str) -> tuple[str, str | None, dict[str, str]]:
@@ -72,8 +86,16 @@ def _load_builtin() -> None:
     import importlib
 
     # Importing a module registers its family; this order is the listing order.
-    for module in ("games", "smax", "rware", "jaxmarl_env"):
+    for module in ("games", "smax", "rware", "mpe", "jaxmarl_env"):
         importlib.import_module(f"diamond_marl.envs.{module}")
+    for module in env_names.env_modules():  # the user's own families, listed last
+        try:
+            importlib.import_module(module)
+        except ImportError as err:
+            raise ConfigError(
+                f"${env_names.ENV_MODULES_VAR} names module {module!r}, which cannot be "
+                f"imported ({err}); allowed: importable module names, comma-separated"
+            ) from None
 
 
 # Parameter parsing shared by builders ------------------------------------------------------

@@ -50,7 +50,9 @@ class EnvSpec:
     state_dim: int  # S, global state for centralised critics and mixers
     max_steps: int  # episode limit in env steps (truncation, or the game's horizon)
     action_entity: tuple[int, ...]  # (A,) token index each action refers to, -1 if none
-    success_metric: str | None = None  # "win_rate", "success_rate" or None (see extras["won"])
+    # what extras["won"] measures: "win_rate", "success_rate" (1.0 on a won final step),
+    # "coverage" (a fraction in [0, 1] on the final step), or None
+    success_metric: str | None = None
     team_reward: bool = True  # reward is one team reward replicated to every agent
     description: str = ""
 
@@ -75,7 +77,7 @@ class TimeStep:
     reward: chex.Array  # (N,) float32
     terminated: chex.Array  # () bool, episode ended by the task's rules
     truncated: chex.Array  # () bool, episode cut by the time limit
-    extras: dict[str, Any]  # scalars; always "won" (float, 1.0 on a won final step)
+    extras: dict[str, Any]  # scalars; always "won" (float in [0, 1], non-zero only on a final step)
 
     @property
     def done(self) -> chex.Array:
