@@ -207,3 +207,31 @@ def test_cli_rejects_an_impossible_team_before_writing_anything(tmp_path, capsys
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["diamond-marl: error: mpe:spread: n=0 is impossible; allowed: n >= 2"]
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_a_policy_trained_at_one_team_size_runs_at_others(tmp_path):
+    from diamond_marl.algos.config import resolve
+    from diamond_marl.algos.runner import train
+    from diamond_marl.analysis.transfer import evaluate_transfer
+
+    run = tmp_path / "rank"
+    tiny = {
+        "algo": "mappo",
+        "env": "mpe:spread,n=3",
+        "breaker": "rank",
+        "steps": "64",
+        "num_envs": "8",
+        "ppo.rollout_len": "8",
+        "net.hidden": "16",
+        "net.heads": "2",
+        "eval_episodes": "4",
+        "out": str(run),
+    }
+    train(resolve(tiny), progress=False)
+    moved = evaluate_transfer(run, ["mpe:spread,n=2", "mpe:spread,n=5,landmarks=4"], 4)
+    assert [r["status"] for r in moved["rows"]] == ["trained here", "ok", "ok"]
+    for row in moved["rows"]:
+        assert row["success_metric"] == "coverage" and 0 <= row["success"] <= 1
+        assert np.isfinite(row["return"])
+    assert (run / "eval" / "mpe-spread_n5_landmarks4.json").exists()

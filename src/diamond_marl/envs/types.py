@@ -22,6 +22,8 @@ import chex
 import jax.numpy as jnp
 from flax import struct
 
+from diamond_marl.env_names import SUCCESS_METRICS
+
 
 class EntityKind(enum.IntEnum):
     """What an entity token stands for; networks embed each kind with its own weights."""
@@ -57,6 +59,11 @@ class EnvSpec:
     description: str = ""
 
     def __post_init__(self) -> None:
+        if self.success_metric is not None and self.success_metric not in SUCCESS_METRICS:
+            raise ValueError(
+                f"success_metric {self.success_metric!r}; allowed: None, "
+                + ", ".join(SUCCESS_METRICS)
+            )
         if len(self.action_entity) != self.num_actions:
             raise ValueError(
                 f"action_entity has {len(self.action_entity)} entries, expected {self.num_actions}"
