@@ -259,7 +259,7 @@ def test_only_selects_by_substring():
         select(cells, ("nothing",))
 
 
-@pytest.mark.parametrize("name", ["quick", "paper", "diagnostics"])
+@pytest.mark.parametrize("name", ["quick", "paper", "diagnostics", "mpe"])
 def test_shipped_suites_expand(name):
     from diamond_marl.bench.suite import load_suite
 
