@@ -261,6 +261,6 @@ def _build(variant: str | None, params: dict[str, str]) -> MpeSpread:
 registry.register(
     "mpe",
     _build,
-    listed=("mpe:spread,n=3", "mpe:spread,n=4", "mpe:spread,n=8"),
+    listed=("mpe:spread,n=3", "mpe:spread,n=8"),
     summary="MPE cooperative navigation (spread), entity tokens; params n>=2, landmarks>=1",
 )
