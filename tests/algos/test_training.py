@@ -61,6 +61,8 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path, algo, extra):
     train(resume=tmp_path / "part", progress=False)
     a = pd.read_csv(tmp_path / "full" / "metrics.csv")
     b = pd.read_csv(tmp_path / "part" / "metrics.csv")
+    assert set(a.metric) >= {"wall_s", "eval_return_greedy", "eval_return_sampled"}
+    a, b = (x[x.metric != "wall_s"].reset_index(drop=True) for x in (a, b))  # time differs
     assert len(a) == len(b) > 0
     pd.testing.assert_frame_equal(a, b)
     sa = json.loads((tmp_path / "full" / "summary.json").read_text())
@@ -91,6 +93,14 @@ def test_run_directory_outputs(tmp_path):
     assert {"loss", "eval_return", "eval_success_rate"} <= set(rows.metric)
     assert set(summary) >= {"return", "success_rate", "env_steps", "wall_s", "seeds"}
     assert len(summary["seeds"]) == 2 and summary["env_steps"] >= 128
+    # both executions on the same episodes; the headline is the breaker's own (greedy here)
+    assert summary["execution"] == "greedy"
+    assert set(summary["executions"]) == {"greedy", "sampled"}
+    assert summary["return"] == summary["executions"]["greedy"]["return"]
+    for seed in summary["seeds"]:
+        assert seed["success_rate"] == seed["greedy"]["success_rate"]
+        assert set(seed["sampled"]) == {"return", "success_rate", "episode_length"}
+    assert {"eval_success_rate_greedy", "eval_success_rate_sampled", "wall_s"} <= set(rows.metric)
 
 
 def test_finished_run_keeps_the_final_policy_and_not_the_buffer(tmp_path):

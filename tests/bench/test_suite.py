@@ -274,10 +274,24 @@ def test_paper_suite_is_the_writeups_grid():
     assert {c.env for c in cells} == {
         "smax:3m",
         "smax:5m_vs_6m",
-        "rware:tiny-4ag",
-        "rware:large-8ag",
+        "rware:tiny-4ag,collisions=terminate",  # what it ran: Jumanji's game, not the default
+        "rware:large-8ag,collisions=terminate",
     }
     assert len(cells) == 4 * 2 * 4 and {c.seeds for c in cells} == {5}
+
+
+def test_paper_results_are_the_paper_suites_finished_cells():
+    """Re-running suites/paper.yaml on docs/results/paper finds every cell finished, under the
+    environment name it ran (the rware cells say collisions=terminate)."""
+    from diamond_marl.bench.suite import load_suite
+
+    suite = load_suite(SUITES / "paper.yaml")
+    out = SUITES.parent / "docs" / "results" / "paper"
+    assert check_out_dir(out, suite)
+    for cell in suite.cells:
+        record = json.loads((out / cell.id / "cell.json").read_text())
+        assert record["env"] == record["summary"]["env"] == cell.env
+        assert [t["env"] for t in record["transfer"]] == list(cell.transfer)
 
 
 def test_bench_cli_reports_config_errors_with_status_2(tmp_path, capsys):

@@ -1,4 +1,5 @@
-"""RobotWarehouse adapter: Jumanji side by side, original layouts, tokens, success, collisions."""
+"""RobotWarehouse adapter: Jumanji side by side (collisions=terminate), layouts, names, tokens,
+success. The original game (the default) is checked against rware 2.0.0 in test_rware_rules.py."""
 
 from __future__ import annotations
 
@@ -8,13 +9,12 @@ import numpy as np
 import pytest
 
 from diamond_marl.envs import EntityKind, list_envs, make
-from diamond_marl.envs.rware import ENTITY_DIM, LAYOUTS, OBS_DIM, RwareEnv, layout, resolve_moves
+from diamond_marl.envs.rware import ENTITY_DIM, LAYOUTS, OBS_DIM, RwareEnv, layout
 from diamond_marl.errors import ConfigError
 
 STEPS = 50  # side-by-side rollout length
 LIMIT = 30  # episode limit used in the side-by-side env, so truncations happen too
 BATCH = 8
-RESOLVE = jax.jit(resolve_moves, static_argnums=2)  # (start, target, width) -> moved
 NOOP, FORWARD, LEFT, RIGHT, TOGGLE = range(5)
 UP, RIGHT_DIR, DOWN, LEFT_DIR = range(4)  # Jumanji's direction order
 
@@ -65,12 +65,14 @@ def raw_env():
 
 @pytest.fixture(scope="module")
 def env():
-    return make(f"rware:tiny-4ag,steps={LIMIT}")
+    """Jumanji's game, compared with the raw Jumanji env."""
+    return make(f"rware:tiny-4ag,steps={LIMIT},collisions=terminate")
 
 
 @pytest.fixture(scope="module")
 def resolve_env():
-    return make(f"rware:tiny-4ag,steps={LIMIT},collisions=resolve")
+    """The original game (the default)."""
+    return make(f"rware:tiny-4ag,steps={LIMIT}")
 
 
 @pytest.fixture(scope="module")
@@ -173,15 +175,24 @@ def test_listed_names_build_with_the_right_sizes():
         assert name in names
     assert "rware:large-8ag" in names
     e = make("rware:large-8ag")
-    assert e.spec.name == "rware:large-8ag"
+    assert e.spec.name == "rware:large-8ag" and e.collisions == "resolve"  # the original game
     assert (e.spec.num_agents, e.requests, e.spec.max_steps) == (8, 8, 500)
     assert "jumanji_env" not in e.__dict__, "construction must not build (or trace) Jumanji"
     assert make("rware:small-2ag-easy").requests == 4
     assert make("rware:medium-6ag-hard").requests == 3
-    r = make("rware:tiny-4ag,requests=2,steps=100,collisions=resolve,success=3")
-    assert (r.requests, r.spec.max_steps, r.collisions, r.success) == (2, 100, "resolve", 3)
-    assert r.spec.name == "rware:tiny-4ag,requests=2,steps=100,collisions=resolve,success=3"
-    assert make("rware:tiny-04ag").spec.name == "rware:tiny-4ag"
+    r = make("rware:tiny-4ag,requests=2,steps=100,collisions=terminate,success=3")
+    assert (r.requests, r.spec.max_steps, r.collisions, r.success) == (2, 100, "terminate", 3)
+    assert r.spec.name == "rware:tiny-4ag,requests=2,steps=100,collisions=terminate,success=3"
+    # A name says collisions=terminate when it ran Jumanji's game, and omits every default.
+    assert make("rware:large-8ag,collisions=terminate").spec.name == (
+        "rware:large-8ag,collisions=terminate"
+    )
+    for same in ("rware:tiny-04ag", "rware:tiny-4ag,collisions=resolve,steps=500,success=4"):
+        assert make(same).spec.name == "rware:tiny-4ag"
+    assert make("rware:small-2ag-easy,success=2").spec.name == "rware:small-2ag-easy"
+    assert RwareEnv("tiny", 4, collisions="terminate").spec.name == (
+        "rware:tiny-4ag,collisions=terminate"
+    )
 
 
 @pytest.mark.parametrize("name", list(ORIGINAL))
@@ -375,6 +386,9 @@ def test_delivery_matches_jumanji(steps, mode):
     raw_state, raw_ts = steps["raw"](state.env, actions)
     assert float(raw_ts.reward) == 1.0
     np.testing.assert_array_equal(ts.reward, [1.0] * 4)
+    if mode == "resolve":  # the original game has no action mask; the rest is the same here
+        assert bool(np.all(ts.action_mask)) and bool(np.all(new.env.action_mask))
+        raw_state = raw_state.replace(action_mask=new.env.action_mask)
     assert bool(leaves_equal(new.env, raw_state))
     assert float(ts.extras["deliveries"]) == 1.0
     assert shelf not in np.asarray(new.env.request_queue).tolist()  # replaced in the queue
@@ -418,147 +432,3 @@ def test_resolve_mode_blocks_the_move_instead_of_ending(steps):
     assert float(ts.extras["won"]) == 1.0
     pos = np.stack([new.env.agents.position.x, new.env.agents.position.y], -1)
     assert pos.tolist() == [[10, 4], [0, 9], [0, 0], [0, 1]]  # robot 2 stayed put
-
-
-# Collision resolution (the original rule) --------------------------------------------------------
-
-
-def _queue_length(v, preds) -> int:
-    """Longest chain of robots queued into cell ``v`` (networkx's dag_longest_path distance)."""
-    return 1 + max(_queue_length(u, preds) for u in preds[v]) if preds[v] else 0
-
-
-def reference_moves(starts, targets):
-    """Transcription of rware 2.0.0 ``Warehouse.step``'s rule; ties -> lowest robot index.
-
-    Checked (outside the suite, with rware and networkx installed) to agree with the original
-    on 1562 random dense configurations without ties; with ties networkx's node order decides.
-    """
-    succ = dict(zip(starts, targets, strict=True))
-    nodes = set(starts) | set(targets)
-    parent = {v: v for v in nodes}
-
-    def find(v):
-        while parent[v] != v:
-            v = parent[v]
-        return v
-
-    for s, t in zip(starts, targets, strict=True):
-        parent[find(s)] = find(t)
-    comps: dict = {}
-    for v in nodes:
-        comps.setdefault(find(v), set()).add(v)
-    agent_at = {s: i for i, s in enumerate(starts)}
-    committed = set()
-    for comp in comps.values():
-        cycle = None
-        for v in comp:
-            seen, x = [], v
-            while x in succ and x not in seen:
-                seen.append(x)
-                x = succ[x]
-            if x in seen:
-                cycle = seen[seen.index(x) :]
-                break
-        if cycle is not None:  # swaps (2-cycles) never move; stationary robots block
-            if len(cycle) != 2:
-                committed |= {agent_at[v] for v in cycle}
-            continue
-        preds = {v: [u for u in comp if u in succ and succ[u] == v and u != v] for v in comp}
-        (v,) = [v for v in comp if v not in succ]  # the free cell the tree ends in
-        while preds[v]:
-            best = max(_queue_length(u, preds) for u in preds[v])
-            v = min(
-                (u for u in preds[v] if _queue_length(u, preds) == best), key=agent_at.__getitem__
-            )
-            committed.add(agent_at[v])
-    return [i in committed and starts[i] != targets[i] for i in range(len(starts))]
-
-
-@pytest.mark.parametrize(
-    ("starts", "targets", "moved"),
-    [
-        ([(0, 0), (0, 1)], [(0, 1), (0, 0)], [False, False]),  # swap
-        ([(0, 0), (0, 1)], [(0, 1), (0, 2)], [True, True]),  # follow a leader (lower index)
-        ([(0, 2), (0, 1)], [(0, 3), (0, 2)], [True, True]),  # follow a leader (higher index)
-        ([(0, 0), (0, 1)], [(0, 1), (0, 1)], [False, False]),  # into a robot that stays
-        ([(0, 0), (0, 2)], [(0, 1), (0, 1)], [True, False]),  # same free cell: lowest index
-        ([(0, 0), (0, 2), (0, 3)], [(0, 1), (0, 1), (0, 2)], [False, True, True]),  # longer chain
-        (
-            [(0, 0), (0, 1), (1, 1), (1, 0)],
-            [(0, 1), (1, 1), (1, 0), (0, 0)],
-            [True, True, True, True],
-        ),  # rotation of four
-        (
-            [(0, 0), (0, 1), (1, 1), (1, 0), (2, 0)],
-            [(0, 1), (1, 1), (1, 0), (0, 0), (1, 0)],
-            [True, True, True, True, False],
-        ),  # rotation, with a robot queued into it
-    ],
-)
-def test_resolve_moves_hand_cases(starts, targets, moved):
-    got = RESOLVE(jnp.asarray(starts), jnp.asarray(targets), 10)
-    assert np.asarray(got).tolist() == moved
-    assert reference_moves(starts, targets) == moved
-
-
-def test_resolve_moves_matches_the_reference_on_random_crowds():
-    rng = np.random.default_rng(0)
-    steps = np.array([[-1, 0], [0, 1], [1, 0], [0, -1]])
-    for n in (3, 6, 9):
-        for _ in range(60):
-            cells = rng.choice(16, size=n, replace=False)
-            start = np.stack([cells // 4, cells % 4], -1)  # a crowded 4 x 4 corner
-            move = rng.random(n) < 0.8
-            target = np.clip(start + move[:, None] * steps[rng.integers(4, size=n)], 0, 10)
-            got = np.asarray(RESOLVE(jnp.asarray(start), jnp.asarray(target), 10)).tolist()
-            want = reference_moves(list(map(tuple, start)), list(map(tuple, target)))
-            assert got == want, (start.tolist(), target.tolist())
-
-
-def test_resolve_mode_equals_jumanji_whenever_jumanji_has_no_collision():
-    """Crowded tiny warehouse (8 robots): every step of the resolve-mode rollout is compared to
-    Jumanji's own step from the same state; without a collision they must agree exactly."""
-    from jumanji.environments.routing.robot_warehouse.utils import is_collision
-
-    e = make("rware:tiny-8ag,collisions=resolve")
-    raw = e.jumanji_env
-    n, h, w = 8, e.height, e.width
-
-    def run(key):
-        state, ts = e.reset(key)
-
-        def body(carry, act_key):
-            state, ts = carry
-            actions = random_valid(act_key, ts.action_mask)
-            raw_state, raw_ts = raw.step(state.env, actions)
-            crash = jax.vmap(lambda a, i: is_collision(raw_state.grid, a, i))(
-                raw_state.agents, jnp.arange(n)
-            ).any()
-            state, ts = e.step(state, actions)
-            js = state.env
-            cells = js.agents.position.x * w + js.agents.position.y  # (N,)
-            agent_grid = jnp.zeros((h, w), jnp.int32).at[js.agents.position.x, js.agents.position.y]
-            agent_grid = agent_grid.set(jnp.arange(1, n + 1))
-            shelf_grid = jnp.zeros((h, w), jnp.int32).at[
-                js.shelves.position.x, js.shelves.position.y
-            ]
-            shelf_grid = shelf_grid.set(jnp.arange(1, e.num_shelves + 1))
-            out = {
-                "crash": crash,
-                "same": leaves_equal(js, raw_state) & (ts.reward[0] == raw_ts.reward),
-                "distinct": jnp.unique(cells, size=n, fill_value=-1).min() >= 0,
-                "grid_ok": jnp.all(js.grid[1] == agent_grid) & jnp.all(js.grid[0] == shelf_grid),
-                "terminated": ts.terminated,
-            }
-            return (state, ts), out
-
-        _, out = jax.lax.scan(body, (state, ts), jax.random.split(jax.random.fold_in(key, 1), 40))
-        return out
-
-    out = jax.device_get(jax.jit(jax.vmap(run))(jax.random.split(jax.random.PRNGKey(0), 16)))
-    crash = out["crash"]
-    assert crash.any() and (~crash).any()
-    assert np.all(out["same"][~crash])
-    assert out["distinct"].all() and out["grid_ok"].all()
-    assert not out["terminated"].any()

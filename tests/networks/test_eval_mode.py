@@ -103,3 +103,29 @@ def test_training_samples_or_explores_only_available_actions():
     assert len(np.unique(np.asarray(explore[:, 1]))) == 3  # uniform over the 3 available
     exploit = select_actions(OTHER, LOGITS, cfg, "train", action_mask=MASK, epsilon=0.0)
     assert exploit.tolist() == [0, 0]
+
+
+def test_both_executions_for_every_breaker():
+    """Greedy is the arg-max for every breaker (``sampled`` included); sampled follows the
+    policy's distribution, or epsilon-greedy for Q-values (``epsilon`` given)."""
+    keys = jax.random.split(KEY, 400)
+    for name in ("none", "sampled"):
+        cfg = make_breaker(name)
+        greedy = select_actions(None, LOGITS, cfg, "eval", action_mask=MASK, execution="greedy")
+        assert greedy.tolist() == [0, 0]
+        draw = jax.vmap(
+            lambda k, c=cfg: select_actions(
+                k, LOGITS, c, "eval", action_mask=MASK, execution="sampled"
+            )
+        )(keys)
+        assert len(np.unique(np.asarray(draw[:, 0]))) > 1
+        assert not bool((draw[:, 1] == 1).any())
+        eps = jax.vmap(
+            lambda k, c=cfg: select_actions(
+                k, LOGITS, c, "eval", action_mask=MASK, epsilon=0.25, execution="sampled"
+            )
+        )(keys)
+        off_greedy = float((eps[:, 0] != 0).mean())  # 0.25 x 2/3 of random picks differ
+        assert 0.08 < off_greedy < 0.25, off_greedy
+    with pytest.raises(ConfigError, match="execution"):
+        select_actions(None, LOGITS, make_breaker("none"), "eval", execution="boltzmann")

@@ -23,6 +23,7 @@ from diamond_marl.envs import make
 from diamond_marl.envs.base import Env
 from diamond_marl.envs.wrappers import wrap_for_training
 from diamond_marl.errors import ConfigError
+from diamond_marl.networks.acting import own_execution
 from diamond_marl.networks.breakers import AgentIdConfig, BreakerConfig, make_breaker
 from diamond_marl.networks.network import NetworkConfig
 from diamond_marl.networks.schedules import action_diversity, adapt_sigma
@@ -77,6 +78,16 @@ class TrainSetup:
             "won_sum": (extras["won"] * d).sum(),
             "length_sum": (extras["episode_length"] * d).sum(),
         }
+
+
+def table_execution(setup: TrainSetup) -> str:
+    """The execution a run's headline numbers use: the breaker's own (``sampled`` only for
+    the stochastic-execution breaker), or ``sampled`` for every breaker with PPO's
+    ``ppo.eval_greedy=false``. Both executions are recorded either way."""
+    cfg = setup.config
+    if cfg.is_ppo and not cfg.ppo.eval_greedy:
+        return "sampled"
+    return own_execution(setup.breaker)
 
 
 def network_config(cfg: TrainConfig, outputs: tuple[str, ...], **extra: Any) -> NetworkConfig:

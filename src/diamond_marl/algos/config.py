@@ -48,7 +48,9 @@ class PPOConfig:
     ent_coef: float = 0.01  # entropy bonus
     vf_coef: float = 0.5  # value loss weight
     max_grad_norm: float = 0.5  # gradient clipping
-    eval_greedy: bool = True  # execute with arg-max (True) or by sampling (False)
+    # the execution headline numbers use: the breaker's own (True: arg-max except for the
+    # `sampled` breaker) or sampling for every breaker (False); both are recorded either way
+    eval_greedy: bool = True
     anneal_lr: bool = True  # linear learning-rate decay to 0
     normalize_values: bool = False  # critic learns standardised returns (running mean / std)
 
@@ -74,7 +76,7 @@ class QConfig:
     eps_anneal_steps: int = 100_000  # env steps to anneal epsilon over
     max_grad_norm: float = 10.0
     mixer_hidden: int = 32  # QMIX mixing embedding
-    mixer_init_scale: float = 1.0  # QMIX hypernetwork output init std multiplier (see QMix)
+    mixer_init_scale: float = 0.3  # QMIX weight hypernetworks' init std multiplier (see QMix)
     learning_starts: int = 1000  # env steps collected before the first update
 
 

@@ -2,12 +2,15 @@
 
 ``episodes`` environments run side by side for ``max_steps`` steps; each contributes its
 first episode (return, length, won). The policy is given as ``act(params, ts, step_key,
-episode_key) -> actions (N,)`` for one environment: ``step_key`` changes every step,
-``episode_key`` is fixed for the episode (for breakers that roll their dice once per episode).
+episode_key, execution) -> actions (N,)`` for one environment: ``step_key`` changes every
+step, ``episode_key`` is fixed for the episode (for breakers that roll their dice once per
+episode). Both executions (``greedy`` and ``sampled``, see ``networks.acting``) play the same
+episodes: the same reset keys and breaker keys, so their difference is the execution alone.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -18,12 +21,27 @@ import jax.numpy as jnp
 from diamond_marl.envs.base import Env
 from diamond_marl.envs.types import TimeStep
 from diamond_marl.envs.wrappers import EpisodeMetrics
+from diamond_marl.networks.acting import EXECUTIONS
 
-Act = Callable[[Any, TimeStep, chex.PRNGKey, chex.PRNGKey], chex.Array]
+Act = Callable[[Any, TimeStep, chex.PRNGKey, chex.PRNGKey, str], chex.Array]
+
+
+def make_evaluate_all(env: Env, act: Act, episodes: int) -> Callable[[Any, chex.PRNGKey], dict]:
+    """``evaluate(params, key) -> {execution: {"return", "won", "length", "finished"}}`` for
+    both executions, on the same episodes (same key)."""
+    evals = {
+        ex: make_evaluate(env, functools.partial(act, execution=ex), episodes) for ex in EXECUTIONS
+    }
+
+    def evaluate(params: Any, key: chex.PRNGKey) -> dict[str, dict[str, chex.Array]]:
+        return {ex: ev(params, key) for ex, ev in evals.items()}
+
+    return evaluate
 
 
 def make_evaluate(env: Env, act: Act, episodes: int) -> Callable[[Any, chex.PRNGKey], dict]:
-    """Build ``evaluate(params, key) -> {"return", "won", "length"}`` (means over episodes)."""
+    """Build ``evaluate(params, key) -> {"return", "won", "length"}`` (means over episodes)
+    for one execution (``act`` takes four arguments here)."""
     wrapped = EpisodeMetrics(env)  # no auto-reset: an environment stops at its first episode
     horizon = env.spec.max_steps
 

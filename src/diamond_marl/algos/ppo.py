@@ -239,8 +239,14 @@ def make_ppo(setup: TrainSetup) -> Algorithm:
         metrics |= {"diversity": diversity, "noise_scale": noise_scale, "sigma": sigma}
         return state, metrics
 
-    def act(act_params: Any, ts: TimeStep, step_key: chex.PRNGKey, episode_key: chex.PRNGKey):
-        """Execution mode for one environment: (N,) actions."""
+    def act(
+        act_params: Any,
+        ts: TimeStep,
+        step_key: chex.PRNGKey,
+        episode_key: chex.PRNGKey,
+        execution: str = "greedy",
+    ) -> chex.Array:
+        """Execution mode for one environment: (N,) actions, ``greedy`` or ``sampled``."""
         params, env_steps, noise_scale = act_params
         net_key = breaker_key(breaker, episode_key, step_key)
         out = actor.apply(
@@ -252,9 +258,7 @@ def make_ppo(setup: TrainSetup) -> Algorithm:
             noise_scale=noise_scale if adaptive else None,
         )
         act_key = jax.random.fold_in(step_key, 1)
-        if not pc.eval_greedy:  # stochastic execution requested for every breaker
-            return select_actions(act_key, out.logits, breaker, "train")
-        return select_actions(act_key, out.logits, breaker, "eval")
+        return select_actions(act_key, out.logits, breaker, "eval", execution=execution)
 
     def act_params(state: PPOState) -> Any:
         return (state.params["actor"], state.env_steps, state.noise_scale)

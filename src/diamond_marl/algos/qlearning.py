@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import chex
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import optax
@@ -34,7 +35,7 @@ from diamond_marl.networks.breakers import breaker_key
 from diamond_marl.networks.heads import mask_logits
 from diamond_marl.networks.inputs import AgentObs, from_timestep
 from diamond_marl.networks.mixers import make_mixer
-from diamond_marl.networks.network import make_network
+from diamond_marl.networks.network import AgentNetwork, make_network
 
 
 class QState(NamedTuple):
@@ -62,18 +63,22 @@ class Window(NamedTuple):
     done: chex.Array  # (L,)
 
 
+def make_q_modules(setup: TrainSetup) -> tuple[AgentNetwork, nn.Module | None]:
+    """The agent Q-network and the mixer (None for IQL) of a Q-learning run."""
+    cfg = setup.config
+    net = make_network(setup.env.spec, setup.breaker, network_config(cfg, ("q",)))
+    if cfg.algo == "iql":
+        return net, None
+    qmix_args = {"embed_dim": cfg.q.mixer_hidden, "init_scale": cfg.q.mixer_init_scale}
+    return net, make_mixer(cfg.algo, **(qmix_args if cfg.algo == "qmix" else {}))
+
+
 def make_q_learning(setup: TrainSetup) -> Algorithm:
     """Build QMIX / VDN / IQL for ``setup`` (config, env, breaker)."""
     cfg, spec, breaker = setup.config, setup.env.spec, setup.breaker
     qc = cfg.q
     b, seg = cfg.num_envs, segment_len(cfg, setup.env)
-    net = make_network(spec, breaker, network_config(cfg, ("q",)))
-    qmix_args = {"embed_dim": qc.mixer_hidden, "init_scale": qc.mixer_init_scale}
-    mixer = (
-        None
-        if cfg.algo == "iql"
-        else make_mixer(cfg.algo, **(qmix_args if cfg.algo == "qmix" else {}))
-    )
+    net, mixer = make_q_modules(setup)
     adaptive = getattr(breaker, "schedule", None) == "adaptive"
     tx = optax.chain(optax.clip_by_global_norm(qc.max_grad_norm), optax.adam(cfg.lr, eps=1e-5))
 
@@ -246,13 +251,26 @@ def make_q_learning(setup: TrainSetup) -> Algorithm:
         }
         return state, metrics
 
-    def act(act_params: Any, ts: TimeStep, step_key: chex.PRNGKey, episode_key: chex.PRNGKey):
-        """Execution mode for one environment: greedy over masked Q (breaker decides the rest)."""
+    def act(
+        act_params: Any,
+        ts: TimeStep,
+        step_key: chex.PRNGKey,
+        episode_key: chex.PRNGKey,
+        execution: str = "greedy",
+    ) -> chex.Array:
+        """Execution mode for one environment: greedy over masked Q, or ``sampled``:
+        epsilon-greedy at the final exploration rate ``q.eps_finish``."""
         params, env_steps, noise_scale = act_params
         net_key = breaker_key(breaker, episode_key, step_key)
         q = q_values({"agent": params}, from_timestep(ts), net_key, env_steps, noise_scale, "eval")
         return select_actions(
-            jax.random.fold_in(step_key, 1), q, breaker, "eval", action_mask=ts.action_mask
+            jax.random.fold_in(step_key, 1),
+            q,
+            breaker,
+            "eval",
+            action_mask=ts.action_mask,
+            epsilon=qc.eps_finish,
+            execution=execution,
         )
 
     def act_params(state: QState) -> Any:

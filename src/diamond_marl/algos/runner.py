@@ -24,9 +24,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from diamond_marl.algos import checkpoint
-from diamond_marl.algos.common import Algorithm, TrainSetup, build_setup
+from diamond_marl.algos.common import Algorithm, TrainSetup, build_setup, table_execution
 from diamond_marl.algos.config import TrainConfig, from_dict, to_dict
-from diamond_marl.algos.evaluate import make_evaluate
+from diamond_marl.algos.evaluate import make_evaluate_all
 from diamond_marl.algos.store import RunStore
 from diamond_marl.env_names import file_safe
 from diamond_marl.errors import ConfigError
@@ -72,18 +72,40 @@ class Program:
 
         self.init = jax.jit(jax.vmap(algo.init))
         self.chunk = jax.jit(jax.vmap(chunk), donate_argnums=0 if self.donate else ())
+        self.execution = table_execution(self.setup)
         self._evals: dict[int, Any] = {}
 
-    def evaluate(self, state: Any, episodes: int, chunk_index: int) -> dict[str, np.ndarray]:
-        """Execution-mode evaluation of every seed; keys depend on (seed, chunk) only."""
+    def evaluate(
+        self, state: Any, episodes: int, chunk_index: int
+    ) -> dict[str, dict[str, np.ndarray]]:
+        """Execution-mode evaluation of every seed, greedy and sampled on the same episodes:
+        ``{execution: {"return", "won", "length", "finished"}}`` (one value per seed); keys
+        depend on (seed, chunk) only."""
         if episodes not in self._evals:
-            ev = make_evaluate(self.setup.env, self.algo.act, episodes)
+            ev = make_evaluate_all(self.setup.env, self.algo.act, episodes)
             self._evals[episodes] = jax.jit(jax.vmap(ev))
         keys = jax.vmap(
             lambda k: jax.random.fold_in(jax.random.fold_in(k, _EVAL_STREAM), chunk_index)
         )(self.seed_keys)
         params = jax.vmap(self.algo.act_params)(state)
-        return {k: np.asarray(v) for k, v in self._evals[episodes](params, keys).items()}
+        return _to_numpy(self._evals[episodes](params, keys))
+
+
+def _to_numpy(evals: dict[str, dict[str, Any]]) -> dict[str, dict[str, np.ndarray]]:
+    return {ex: {k: np.asarray(v) for k, v in out.items()} for ex, out in evals.items()}
+
+
+def eval_metrics(evals: dict[str, dict[str, np.ndarray]], seed: int, own: str, success: str | None):
+    """One seed's evaluation as metric columns: ``eval_return`` (and ``eval_<success>``) in the
+    run's own execution, then ``eval_return_greedy``, ``eval_return_sampled``, ..."""
+    m = {"eval_return": float(evals[own]["return"][seed])}
+    if success:
+        m[f"eval_{success}"] = float(evals[own]["won"][seed])
+    for ex, out in evals.items():
+        m[f"eval_return_{ex}"] = float(out["return"][seed])
+        if success:
+            m[f"eval_{success}_{ex}"] = float(out["won"][seed])
+    return m
 
 
 def seed_keys(cfg: TrainConfig) -> jax.Array:
@@ -182,18 +204,17 @@ def train(
                 )
             env_steps = (c + 1) * setup.updates_per_chunk * setup.steps_per_update
             evals = program.evaluate(state, cfg.eval_episodes, c)
+            wall = wall_before + time.perf_counter() - t0
             for s, m in enumerate(_chunk_metrics(raw)):
-                m |= {"eval_return": evals["return"][s]}
-                if success:
-                    m[f"eval_{success}"] = evals["won"][s]
+                m |= eval_metrics(evals, s, program.execution, success) | {"wall_s": wall}
                 store.log(cfg.seed + s, env_steps, m)
             store.flush()
-            wall = wall_before + time.perf_counter() - t0
             checkpoint.save(ckpt_dir, state, {"chunk": c, "env_steps": env_steps, "wall_s": wall})
             if bar is not None:
-                post = {"return": f"{evals['return'].mean():.3f}"}
+                own = evals[program.execution]
+                post = {"return": f"{own['return'].mean():.3f}"}
                 if success:
-                    post[success] = f"{evals['won'].mean():.2f}"
+                    post[success] = f"{own['won'].mean():.2f}"
                 bar.set_postfix(post)
                 bar.update(setup.updates_per_chunk * setup.steps_per_update)
             chunks_done += 1
@@ -215,30 +236,46 @@ def final_summary(program: Program, state: Any, cfg: TrainConfig, wall_s: float)
     """The final evaluation (10x the episodes) per seed and its mean."""
     setup = program.setup
     evals = program.evaluate(state, cfg.eval_episodes * FINAL_EVAL_FACTOR, setup.chunks)
-    return summarize(evals, cfg, setup.env.spec, setup.env_steps_total, wall_s)
+    return summarize(evals, cfg, setup.env.spec, setup.env_steps_total, wall_s, program.execution)
 
 
-def summarize(evals: dict, cfg: TrainConfig, spec: Any, env_steps: int, wall_s: float) -> dict:
-    success = spec.success_metric
-    per_seed = []
-    for s in range(len(evals["return"])):
-        row = {
-            "seed": cfg.seed + s,
-            "return": float(evals["return"][s]),
-            "episode_length": float(evals["length"][s]),
-        }
-        if success:
-            row[success] = float(evals["won"][s])
-        per_seed.append(row)
-    mean = {"return": float(np.mean(evals["return"]))}
+def _readout(out: dict[str, np.ndarray], s: int | None, success: str | None) -> dict:
+    """Return, success and episode length of seed ``s`` (None: the mean over seeds)."""
+    pick = (lambda v: float(np.mean(v))) if s is None else (lambda v: float(v[s]))  # noqa: E731
+    row = {"return": pick(out["return"])}
     if success:
-        mean[success] = float(np.mean(evals["won"]))
+        row[success] = pick(out["won"])
+    row["episode_length"] = pick(out["length"])
+    return row
+
+
+def summarize(
+    evals: dict[str, dict[str, np.ndarray]],
+    cfg: TrainConfig,
+    spec: Any,
+    env_steps: int,
+    wall_s: float,
+    execution: str,
+) -> dict:
+    """The summary of a final evaluation: per seed and on average, in the run's own
+    ``execution`` (top-level keys) and in each execution (``greedy``, ``sampled``)."""
+    success = spec.success_metric
+    seeds = len(evals[execution]["return"])
+    per_seed = [
+        {"seed": cfg.seed + s, **_readout(evals[execution], s, success)}
+        | {ex: _readout(out, s, success) for ex, out in evals.items()}
+        for s in range(seeds)
+    ]
+    mean = _readout(evals[execution], None, success)
+    del mean["episode_length"]
     return {
         "env": spec.name,
         "algo": cfg.algo,
         "breaker": cfg.breaker,
+        "execution": execution,
         "seeds": per_seed,
         **mean,
+        "executions": {ex: _readout(out, None, success) for ex, out in evals.items()},
         "env_steps": int(env_steps),
         "wall_s": round(float(wall_s), 3),
         "episodes_per_seed": int(cfg.eval_episodes * FINAL_EVAL_FACTOR),
@@ -301,15 +338,17 @@ def evaluate_run(run_dir: str | Path, env: str | None = None, episodes: int | No
             )
         target = Program(setup, make_algorithm(setup), program.seed_keys)
     episodes = episodes or cfg.eval_episodes * FINAL_EVAL_FACTOR
-    ev = jax.jit(jax.vmap(make_evaluate(target.setup.env, target.algo.act, episodes)))
+    ev = jax.jit(jax.vmap(make_evaluate_all(target.setup.env, target.algo.act, episodes)))
     keys = jax.vmap(lambda k: jax.random.fold_in(k, _EVAL_STREAM + 1))(program.seed_keys)
     try:
-        evals = {k: np.asarray(v) for k, v in ev(act_params, keys).items()}
+        evals = _to_numpy(ev(act_params, keys))
     except (TypeError, ValueError, flax.errors.FlaxError) as err:
         raise ConfigError(
             f"the policy trained on {cfg.env} cannot run on {target.setup.env.spec.name}: {err}"
         ) from None
-    summary = summarize(evals, cfg, target.setup.env.spec, meta["env_steps"], 0.0)
+    summary = summarize(
+        evals, cfg, target.setup.env.spec, meta["env_steps"], 0.0, program.execution
+    )
     summary["trained_on"] = cfg.env
     del summary["wall_s"]
     name = file_safe(target.setup.env.spec.name)

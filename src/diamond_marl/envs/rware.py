@@ -1,4 +1,4 @@
-"""RobotWarehouse (Jumanji's JAX port of RWARE) behind the common API: ``rware:<layout>-<N>ag``.
+"""RobotWarehouse on Jumanji's JAX state, behind the common API: ``rware:<layout>-<N>ag``.
 
 Layouts are the original RWARE ones (``rware`` 2.0.0, ``column_height=8``): ``tiny`` 1 shelf
 row x 3 shelf columns (11 x 10 grid), ``small`` 2 x 3 (20 x 10), ``medium`` 2 x 5 (20 x 16),
@@ -7,51 +7,30 @@ row x 3 shelf columns (11 x 10 grid), ``small`` 2 x 3 (20 x 10), ``medium`` 2 x 
 
 - ``requests=R``: requested shelves at any time (default N, or from the suffix);
 - ``steps=T``: episode limit in env steps (default 500);
-- ``collisions=terminate|resolve``: ``terminate`` (default) is Jumanji's rule, a collision
-  between two robots ends the episode; ``resolve`` is the original RWARE rule, conflicting
-  forward moves are cancelled and the episode goes on (see ``resolve_moves``);
+- ``collisions=resolve|terminate``: ``resolve`` (default) is the original game, EPyMARL's
+  ``rware-*-v2``: conflicting forward moves are cancelled, the episode goes on, and the
+  original's rules decide moves, loads and deliveries (``rware_rules.original_step``);
+  ``terminate`` is Jumanji's game, reproduced bit for bit: a collision between two robots
+  ends the episode;
 - ``success=K``: deliveries a team needs for a successful episode (default N).
 
-Example: ``rware:tiny-4ag``, ``rware:large-8ag,collisions=resolve``, ``rware:small-2ag-easy``.
-``terminate`` is the default because it is Jumanji's behaviour, reproduced bit for bit (and what
-JAX results on RobotWarehouse use); ``resolve`` matches EPyMARL / original-RWARE dynamics.
-docs/rware.md lists every difference from the original (reward, observation, noop unloading).
+Example: ``rware:tiny-4ag``, ``rware:large-8ag,collisions=terminate``, ``rware:small-2ag-easy``.
+Names print a parameter only when it differs from its default, so ``spec.name`` of the
+original game is the bare name and Jumanji's says ``collisions=terminate``. docs/rware.md lists
+the rules of each mode and every remaining difference from the original (observation, RNG).
 
 Randomness lives in Jumanji's state (its ``key``), so ``step`` takes no key. Actions:
 0 noop, 1 forward, 2 turn left, 3 turn right, 4 toggle load (Jumanji's order, the original's).
 
-Timestep fields:
-- ``obs``: Jumanji's ``agents_view`` as float32, (N, 66): own (row, col) in cells, carrying,
-  direction one-hot (up, right, down, left), on-highway; then for the 8 surrounding cells
-  another robot's presence and direction one-hot (5 each); then for the 9 cells of the 3 x 3
-  view shelf presence and requested flag (2 each);
-- ``action_mask``: Jumanji's (forward is unavailable to a loaded robot facing a shelf);
-- ``reward``: Jumanji's team reward (+1 per delivered requested shelf), replicated to N agents;
-- ``terminated``: a collision (``collisions=terminate`` only); ``truncated``: the step limit
-  was reached without a collision;
-- ``state`` (S = 66 N + 3 R + 1): every agent's ``obs`` with the two coordinates divided by
-  (H - 1, W - 1), then per requested shelf (queue order) its normalised (row, col) and whether a
-  robot carries it, then the elapsed fraction of the episode;
-- ``extras["deliveries"]``: requested shelves delivered so far this episode (float32);
-- ``extras["won"]``: 1.0 on the final step of an episode that made at least ``success``
-  deliveries (default one per robot) and did not end in a collision, else 0.0. This is the
-  library's own success definition (RWARE has no win); ``spec.success_metric`` is
-  ``"success_rate"``.
-
-Entity tokens: E = N + R + 2 tokens per agent, F = 14 features each (F depends neither on N
-nor on the layout, so a policy trained on tiny-2ag runs on large-8ag). Tokens are global
-(every robot and requested shelf, ``entity_mask`` all True), unlike the local 3 x 3 ``obs``:
-- token 0, SELF: the observing robot;
-- tokens 1..N-1, PEER: the other robots in ascending index (``entity_agent`` = their index);
-- tokens N..N+R-1, TASK: the requested shelves in request-queue order (a delivered shelf's
-  slot is taken by its replacement);
-- tokens N+R, N+R+1, TASK: the two goal (delivery) cells, left then right.
-Features: 0-1 position (row / (H - 1), col / (W - 1)); 2-3 position relative to the observer
-in the same units (0 for SELF); 4-7 direction one-hot (robots; up, right, down, left);
-8 carrying a shelf (robots) / carried by a robot (shelves); 9 carrying a requested shelf
-(robots) / 1 (requested shelves); 10 the cell is a highway (aisle) cell; 11 is a requested
-shelf; 12 is a goal cell; 13 within the observer's 3 x 3 sensor range (1 for SELF).
-All other features are 0. ``action_entity`` is -1 for every action.
+Timestep fields and entity tokens are tabled in docs/rware.md. In short: ``obs`` (N, 66) is
+Jumanji's ``agents_view``; ``action_mask`` is all True in the original game (it has none; an
+impossible move is cancelled) and Jumanji's with ``terminate``; ``reward`` is +1 per delivered
+requested shelf for every robot (the sum of the original's individual rewards); ``terminated``
+is a collision (``terminate`` only), ``truncated`` the step limit; ``state`` is 66 N + 3 R + 1
+wide; ``extras["deliveries"]`` counts this episode's deliveries and ``extras["won"]`` is 1.0
+on the final step of an episode with at least ``success`` deliveries and no collision.
+Tokens (E = N + R + 2, F = 14, independent of N and layout): SELF, the N - 1 PEERs ascending,
+the R requested shelves in queue order and the two goals (TASK), all global.
 """
 
 from __future__ import annotations
@@ -69,6 +48,7 @@ from flax import struct
 
 from diamond_marl.envs import registry
 from diamond_marl.envs.base import Env
+from diamond_marl.envs.rware_rules import SHELF_LAYER, original_step
 from diamond_marl.envs.types import EntityKind, EnvSpec, TimeStep
 from diamond_marl.errors import ConfigError, allowed
 
@@ -82,14 +62,15 @@ LAYOUTS: dict[str, tuple[int, int]] = {
 COLUMN_HEIGHT = 8  # every registered original layout
 SENSOR_RANGE = 1  # 3 x 3 view, as in the original
 DIFFICULTY = {"": 1.0, "-easy": 2.0, "-hard": 0.5}  # request queue = int(N * factor)
-COLLISIONS = ("terminate", "resolve")
+COLLISIONS = ("resolve", "terminate")  # the first is the default
+RULES = {
+    "resolve": "the original game (collisions resolved)",
+    "terminate": "Jumanji's game (a collision ends the episode)",
+}
 DEFAULT_STEPS = 500
 NUM_ACTIONS = 5
-NOOP, FORWARD, LEFT, RIGHT, TOGGLE_LOAD = range(NUM_ACTIONS)
 OBS_DIM = 8 + 5 * ((2 * SENSOR_RANGE + 1) ** 2 - 1) + 2 * (2 * SENSOR_RANGE + 1) ** 2  # 66
 ENTITY_DIM = 14
-_SHELVES = 0  # Jumanji's grid channel of shelf ids (channel 1: robot ids)
-_STEP = np.array([[-1, 0], [0, 1], [1, 0], [0, -1]], np.int32)  # (4, 2) move per direction
 _VARIANT = re.compile(r"^(?P<layout>[a-z]+)-(?P<n>[+-]?\d+)ag(?P<diff>-easy|-hard)?$")
 
 
@@ -130,58 +111,6 @@ def layout(shelf_rows: int, shelf_columns: int, column_height: int = COLUMN_HEIG
     }
 
 
-def resolve_moves(start: chex.Array, target: chex.Array, width: int) -> chex.Array:
-    """Which robots' forward moves succeed under the original RWARE collision rule.
-
-    ``start``, ``target``: (N, 2) int cells (row, col); ``target == start`` for a robot that
-    does not move. Returns (N,) bool, True for a robot whose move goes ahead.
-
-    The original builds a graph with one edge start -> target per robot and, per weakly
-    connected component: if it has a cycle, the robots on the cycle move when it is 3 robots or
-    longer (a rotation), nobody moves for a 2-cycle (a swap through each other), and a
-    stationary robot (a self-loop) blocks everyone queued behind it; otherwise (a tree that ends
-    in a free cell) the robots on the longest chain ending in that free cell move and every
-    other branch waits. Among equally long chains the original takes whichever networkx visits
-    first (an artefact of its node order); here the lowest robot index wins.
-    """
-    n = start.shape[0]
-    idx = jnp.arange(n)
-    s = start[:, 0] * width + start[:, 1]  # (N,) cell ids
-    t = target[:, 0] * width + target[:, 1]  # (N,)
-    moving = s != t  # (N,)
-    into = t[:, None] == s[None, :]  # (N, N) robot i heads for robot j's cell (j == i: stays)
-    succ = jnp.where(into.any(1), jnp.argmax(into, axis=1), -1)  # (N,) -1: a free cell
-
-    def follow(k: int, carry: tuple[chex.Array, ...]) -> tuple[chex.Array, ...]:
-        cur, on_cycle, cycle_len = carry
-        nxt = jnp.where(cur >= 0, succ[jnp.maximum(cur, 0)], -1)  # (N,) succ^(k+1)
-        back = (nxt == idx) & ~on_cycle
-        return nxt, on_cycle | back, jnp.where(back, k + 1, cycle_len)
-
-    init = (idx, jnp.zeros(n, bool), jnp.zeros(n, jnp.int32))
-    end, on_cycle, cycle_len = jax.lax.fori_loop(0, n, follow, init)
-    to_free_cell = end < 0  # (N,) the chain from i ends in a free cell (a tree component)
-
-    # Longest chain of robots queued behind each robot (networkx's dag_longest_path distance).
-    behind = (succ[:, None] == idx[None, :]) & moving[:, None]  # (N, N) k queues into i's cell
-
-    def height(_: int, h: chex.Array) -> chex.Array:
-        return jnp.max(jnp.where(behind, h[:, None] + 1, 0), axis=0)  # (N,)
-
-    h = jax.lax.fori_loop(0, n, height, jnp.zeros(n, jnp.int32))
-    # Among robots heading for the same cell, the one with the longest queue (then lowest index).
-    rival = (t[:, None] == t[None, :]) & moving[:, None] & moving[None, :] & (idx[:, None] != idx)
-    beats = (h[:, None] > h[None, :]) | ((h[:, None] == h[None, :]) & (idx[:, None] < idx))
-    best = moving & jnp.all(~rival | beats, axis=1)  # (N,)
-
-    def chain(_: int, on: chex.Array) -> chex.Array:
-        return best & ((succ < 0) | on[jnp.maximum(succ, 0)])  # (N,)
-
-    on_path = jax.lax.fori_loop(0, n, chain, best & (succ < 0))
-    rotation = on_cycle & (cycle_len >= 3)
-    return moving & ((to_free_cell & on_path) | rotation)
-
-
 @functools.cache
 def _layout_generator_class() -> type:
     """Jumanji's ``RandomGenerator`` with the floor plan computed in numpy (``layout``).
@@ -206,7 +135,11 @@ def _layout_generator_class() -> type:
 
 
 class RwareEnv(Env):
-    """Jumanji's ``RobotWarehouse`` on an original RWARE layout, with entity tokens."""
+    """RobotWarehouse on an original RWARE layout, with entity tokens.
+
+    ``collisions="resolve"``: the original game (``rware_rules.original_step``);
+    ``"terminate"``: Jumanji's ``RobotWarehouse.step``. Both run on Jumanji's state.
+    """
 
     def __init__(
         self,
@@ -214,7 +147,7 @@ class RwareEnv(Env):
         num_agents: int = 4,
         requests: int | None = None,
         steps: int = DEFAULT_STEPS,
-        collisions: str = "terminate",
+        collisions: str = "resolve",
         success: int | None = None,
         name: str | None = None,
     ) -> None:
@@ -230,7 +163,8 @@ class RwareEnv(Env):
         self._goals_np = plan["goals"]
         self.num_shelves = plan["num_shelves"]
         n = num_agents
-        label = name or f"rware:{layout_name}-{n}ag"
+        rule = "" if collisions == COLLISIONS[0] else f",collisions={collisions}"
+        label = name or f"rware:{layout_name}-{n}ag{rule}"
         if n < 1 or n > self.height * self.width:
             raise ConfigError(
                 f"{label}: N={n} robots is impossible; allowed: 1 <= N <= "
@@ -264,8 +198,9 @@ class RwareEnv(Env):
             team_reward=True,
             description=(
                 f"RobotWarehouse {layout_name} ({self.height}x{self.width}), {n} robots, "
-                f"{r} requests, {steps} steps, collisions={collisions}; success = at least "
-                f"{self.success} deliveries and no collision"
+                f"{r} requests, {steps} steps, {RULES[collisions]}; success = at least "
+                f"{self.success} deliveries"
+                + (" and no collision" if collisions == "terminate" else "")
             ),
         )
         # Static token tables: agent i's tokens are [self, peers ascending, R shelves, 2 goals].
@@ -331,7 +266,8 @@ class RwareEnv(Env):
         if self.collisions == "terminate":
             env_state, view, reward, collision = self._step_jumanji(state.env, actions)
         else:
-            env_state, view, reward = self._step_resolve(state.env, actions)
+            highways = jnp.asarray(self._highways_np)  # (H, W)
+            env_state, view, reward = original_step(self.jumanji_env, state.env, actions, highways)
             collision = jnp.zeros((), bool)
         horizon = env_state.step_count >= self.steps
         truncated = horizon & ~collision
@@ -362,89 +298,6 @@ class RwareEnv(Env):
         )  # (N,)
         return env_state, jts.observation.agents_view, jts.reward, jnp.any(collisions)
 
-    def _step_resolve(self, env_state: Any, actions: chex.Array) -> tuple[Any, ...]:
-        """Jumanji's rules, but robots move simultaneously and conflicting moves are cancelled.
-
-        Unavailable actions become noops (Jumanji's rule, so a loaded robot off the aisles
-        drops its shelf, as on any Jumanji noop); a blocked forward move does nothing at all.
-        Turns, loading and delivery follow Jumanji exactly; a step in which Jumanji's own step
-        has no collision gives the same next state in both modes.
-        """
-        from jumanji.environments.routing.robot_warehouse import utils as jutils
-
-        env = self.jumanji_env
-        h, w = self.height, self.width
-        highways = jnp.asarray(self._highways_np)  # (H, W)
-        actions = jutils.get_valid_actions(actions, env_state.action_mask)  # (N,)
-        agents, shelves, grid = env_state.agents, env_state.shelves, env_state.grid
-        pos = jnp.stack([agents.position.x, agents.position.y], axis=-1)  # (N, 2) (row, col)
-        step = jnp.asarray(_STEP)[agents.direction]  # (N, 2)
-        ahead = jnp.clip(pos + step, 0, jnp.asarray([h - 1, w - 1]))  # (N, 2)
-        target = jnp.where((actions == FORWARD)[:, None], ahead, pos)  # (N, 2)
-        moved = resolve_moves(pos, target, w)  # (N,)
-        new_pos = jnp.where(moved[:, None], target, pos)  # (N, 2)
-
-        # Carried shelves travel with their robots (cells freed first, then filled).
-        carrying = agents.is_carrying > 0  # (N,)
-        haul = moved & carrying  # (N,)
-        shelf_id = grid[_SHELVES, pos[:, 0], pos[:, 1]]  # (N,) 1-based, 0: none
-        shelf_grid = grid[_SHELVES].at[jnp.where(haul, pos[:, 0], h), pos[:, 1]].set(0, mode="drop")
-        shelf_grid = shelf_grid.at[jnp.where(haul, new_pos[:, 0], h), new_pos[:, 1]].set(
-            shelf_id, mode="drop"
-        )  # (H, W)
-        slot = jnp.where(haul, shelf_id - 1, self.num_shelves)  # (N,) out of range: no shelf
-        shelf_pos = shelves.position._replace(
-            x=shelves.position.x.at[slot].set(new_pos[:, 0], mode="drop"),
-            y=shelves.position.y.at[slot].set(new_pos[:, 1], mode="drop"),
-        )
-        shelves = shelves._replace(position=shelf_pos)
-        agent_grid = (
-            jnp.zeros((h, w), grid.dtype)
-            .at[new_pos[:, 0], new_pos[:, 1]]
-            .set(jnp.arange(1, pos.shape[0] + 1, dtype=grid.dtype))
-        )  # (H, W)
-        grid = jnp.stack([shelf_grid, agent_grid])  # (2, H, W)
-
-        # Turns and loads, as in Jumanji (noop or toggle while loaded off the aisles unloads).
-        turn = jnp.asarray([0, 0, -1, 1, 0], jnp.int32)[actions]  # (N,)
-        direction = ((agents.direction + turn) % 4).astype(agents.direction.dtype)
-        on_shelf = shelf_grid[new_pos[:, 0], new_pos[:, 1]] > 0  # (N,)
-        on_highway = highways[new_pos[:, 0], new_pos[:, 1]]  # (N,)
-        toggle = actions == TOGGLE_LOAD
-        load = toggle & ~carrying & on_shelf
-        unload = ((actions == NOOP) | (toggle & carrying)) & ~on_highway
-        is_carrying = jnp.where(load, 1, jnp.where(unload, 0, agents.is_carrying))
-        agents = agents._replace(
-            position=agents.position._replace(
-                x=new_pos[:, 0].astype(agents.position.x.dtype),
-                y=new_pos[:, 1].astype(agents.position.y.dtype),
-            ),
-            direction=direction,
-            is_carrying=is_carrying.astype(agents.is_carrying.dtype),
-        )
-
-        # Deliveries and request queue: Jumanji's own routine, goal by goal.
-        def deliver(carry: tuple, goal: chex.Array) -> tuple[tuple, None]:
-            key, reward, queue, shelves = carry
-            key, reward, queue, shelves = env._update_reward_and_request_queue(
-                key, reward, queue, grid, shelves, goal
-            )
-            return (key, reward, queue, shelves), None
-
-        init = (env_state.key, jnp.zeros((), jnp.float32), env_state.request_queue, shelves)
-        (key, reward, queue, shelves), _ = jax.lax.scan(deliver, init, env.goals)
-        view = env._make_observations(grid, agents, shelves)  # (N, 66)
-        env_state = env_state.replace(
-            grid=grid,
-            agents=agents,
-            shelves=shelves,
-            request_queue=queue,
-            step_count=env_state.step_count + 1,
-            action_mask=jutils.compute_action_mask(grid, agents),
-            key=key,
-        )
-        return env_state, view, reward
-
     # Observation ---------------------------------------------------------------------------
 
     def _timestep(
@@ -469,7 +322,7 @@ class RwareEnv(Env):
         shelf_pos = jnp.stack([shelves.position.x[queue], shelves.position.y[queue]], -1)  # (R, 2)
         goal_pos = jnp.asarray(self._goals_np)  # (2, 2)
         carrying = (agents.is_carrying > 0).astype(jnp.float32)  # (N,)
-        shelf_here = env_state.grid[_SHELVES, robot_pos[:, 0], robot_pos[:, 1]]  # (N,)
+        shelf_here = env_state.grid[SHELF_LAYER, robot_pos[:, 0], robot_pos[:, 1]]  # (N,)
         requested = shelves.is_requested[jnp.maximum(shelf_here - 1, 0)] > 0  # (N,)
         carrying_req = carrying * ((shelf_here > 0) & requested)  # (N,)
         same_cell = jnp.all(shelf_pos[:, None, :] == robot_pos[None, :, :], -1)  # (R, N)
@@ -561,10 +414,21 @@ def _build(variant: str | None, params: dict[str, str]) -> RwareEnv:
     requests = registry.int_param(params, "requests", default_requests, 1, canonical)
     steps = registry.int_param(params, "steps", DEFAULT_STEPS, 1, canonical)
     success = registry.int_param(params, "success", n, 1, canonical)
-    collisions = params.get("collisions", "terminate")
+    collisions = params.get("collisions", COLLISIONS[0])
     if collisions not in COLLISIONS:
         raise allowed(collisions, f"{canonical}: collisions rule", COLLISIONS)
-    name = canonical + "".join(f",{key}={params[key]}" for key in _PARAMS if key in params)
+    # A parameter is named only when it differs from its default: one name per game, and the
+    # name of a run under Jumanji's rule always says collisions=terminate.
+    values = {"requests": requests, "steps": steps, "collisions": collisions, "success": success}
+    defaults = {
+        "requests": default_requests,
+        "steps": DEFAULT_STEPS,
+        "collisions": COLLISIONS[0],
+        "success": n,
+    }
+    name = canonical + "".join(
+        f",{key}={values[key]}" for key in _PARAMS if values[key] != defaults[key]
+    )
     return RwareEnv(layout_name, n, requests, steps, collisions, success, name=name)
 
 
@@ -579,8 +443,9 @@ registry.register(
         "rware:large-8ag",
     ),
     summary=(
-        "RobotWarehouse (jumanji) on the original layouts tiny/small/medium/large, "
+        "RobotWarehouse on the original layouts tiny/small/medium/large, "
         "'<layout>-<N>ag[-easy|-hard]'; params requests>=1, steps>=1, "
-        "collisions=terminate|resolve, success>=1 deliveries"
+        "collisions=resolve (the original game, default)|terminate (Jumanji's), success>=1 "
+        "deliveries"
     ),
 )

@@ -4,6 +4,12 @@
 plain ``none`` network): at evaluation it samples where every other breaker takes the
 arg-max. During training the algorithm's own exploration applies: sampling from policy
 logits, or epsilon-greedy over Q-values when ``epsilon`` is given.
+
+Evaluation has two *executions*, recorded side by side for every breaker: ``greedy`` (the
+arg-max) and ``sampled`` (the policy's own distribution: ``softmax(logits / temperature)``
+for a policy, epsilon-greedy at the final exploration rate for Q-values). A breaker's own
+execution, the one its tables use, is ``sampled`` for the ``sampled`` breaker (stochastic
+execution as a baseline) and ``greedy`` for every other one.
 """
 
 from __future__ import annotations
@@ -17,6 +23,13 @@ from diamond_marl.networks.breakers import BreakerConfig, SampledConfig
 from diamond_marl.networks.heads import mask_logits
 
 MODES = ("train", "eval")
+EXECUTIONS = ("greedy", "sampled")
+
+
+def own_execution(breaker: BreakerConfig) -> str:
+    """The execution a breaker is evaluated with in tables: ``sampled`` only for stochastic
+    execution (the ``sampled`` breaker with ``eval_sample``), ``greedy`` otherwise."""
+    return "sampled" if isinstance(breaker, SampledConfig) and breaker.eval_sample else "greedy"
 
 
 def select_actions(
@@ -27,13 +40,17 @@ def select_actions(
     *,
     action_mask: chex.Array | None = None,
     epsilon: chex.Numeric | None = None,
+    execution: str | None = None,
 ) -> chex.Array:
     """Actions ``(...)`` int32 from ``scores (..., A)`` (policy logits or Q-values).
 
     - train, ``epsilon`` None: sample from ``softmax(scores)`` (policy gradient).
     - train, ``epsilon`` given: epsilon-greedy over the available actions (Q-learning).
-    - eval: arg-max, except ``sampled`` with ``eval_sample``: sample from
-      ``softmax(scores / temperature)``. Arg-max needs no key (``key`` may be None).
+    - eval, ``execution`` greedy: arg-max (needs no key; ``key`` may be None).
+    - eval, ``execution`` sampled: ``softmax(scores / temperature)`` for policy logits
+      (``epsilon`` None; the ``sampled`` breaker's temperature, else 1), epsilon-greedy with
+      ``epsilon`` for Q-values.
+    - eval, ``execution`` None: the breaker's own (``own_execution``).
 
     ``action_mask (..., A)`` masks the scores first (policy logits come masked already).
     """
@@ -43,10 +60,15 @@ def select_actions(
         scores = mask_logits(scores, action_mask)
     greedy = jnp.argmax(scores, axis=-1).astype(jnp.int32)  # (...)
     if mode == "eval":
-        if isinstance(breaker, SampledConfig) and breaker.eval_sample:
-            return jax.random.categorical(key, scores / breaker.temperature).astype(jnp.int32)
-        return greedy
-    if epsilon is None:
+        execution = execution or own_execution(breaker)
+        if execution not in EXECUTIONS:
+            raise allowed(execution, "execution", EXECUTIONS)
+        if execution == "greedy":
+            return greedy
+        if epsilon is None:
+            temperature = breaker.temperature if isinstance(breaker, SampledConfig) else 1.0
+            return jax.random.categorical(key, scores / temperature).astype(jnp.int32)
+    elif epsilon is None:
         return jax.random.categorical(key, scores).astype(jnp.int32)
     explore_key, pick_key = jax.random.split(key)
     available = scores > jnp.finfo(scores.dtype).min  # (..., A)

@@ -26,6 +26,9 @@ class ActionHead(nn.Module):
 
     action_entity: tuple[int, ...]  # (A,) token index per action, -1 for plain actions
     key_features: int = 32
+    init_scale: float = 1.0
+    """Std multiplier of the score layers at init (the plain actions' Dense and the query
+    projection): 1 = flax's LeCun normal; a Q head starts near 0 with a small value."""
 
     @nn.compact
     def __call__(self, own: chex.Array, tokens: chex.Array) -> chex.Array:
@@ -35,15 +38,16 @@ class ActionHead(nn.Module):
         targeted = np.flatnonzero(table >= 0)
         num_actions = len(table)
         out = jnp.zeros(own.shape[:-1] + (num_actions,), own.dtype)  # (..., A)
+        init = nn.initializers.variance_scaling(self.init_scale**2, "fan_in", "truncated_normal")
         if len(plain):
-            scores = nn.Dense(len(plain), name="plain")(own)  # (..., A_plain)
+            scores = nn.Dense(len(plain), kernel_init=init, name="plain")(own)  # (..., A_plain)
             out = out.at[..., plain].set(scores)
         if len(targeted):
             if table.max() >= tokens.shape[-2]:
                 raise ValueError(
                     f"action_entity refers to token {table.max()}, only {tokens.shape[-2]} tokens"
                 )
-            q = nn.Dense(self.key_features, name="query")(own)  # (..., d)
+            q = nn.Dense(self.key_features, kernel_init=init, name="query")(own)  # (..., d)
             k = nn.Dense(self.key_features, name="key")(tokens)  # (..., E, d)
             per_token = jnp.einsum("...d,...ed->...e", q, k) / math.sqrt(self.key_features)
             bias = self.param("target_bias", nn.initializers.zeros, ())

@@ -80,6 +80,10 @@ class NetworkConfig:
     """Query/key width of the per-entity action scores."""
     value_hidden: int = 64
     """Hidden width of the value head."""
+    q_init_scale: float = 0.01
+    """Init std multiplier of the Q head's score layers (``ActionHead.init_scale``): agent Qs
+    start near 0, so a mixer's Q_tot starts within the scale of the returns. The policy head
+    keeps LeCun's scale."""
 
     def __post_init__(self) -> None:
         if self.hidden % self.heads:
@@ -132,7 +136,9 @@ class AgentModule(nn.Module):
             raw = ActionHead(self.action_entity, cfg.target_features, name="policy")(own, tokens)
             logits = mask_logits(raw, action_mask)  # (..., N, A)
         if "q" in cfg.outputs:
-            q = ActionHead(self.action_entity, cfg.target_features, name="q")(own, tokens)
+            q = ActionHead(self.action_entity, cfg.target_features, cfg.q_init_scale, name="q")(
+                own, tokens
+            )
         if "value" in cfg.outputs:
             value = ValueHead(cfg.value_hidden, name="value")(own)  # (..., N)
         return NetOut(logits, q, value, new_carry, own)
