@@ -180,6 +180,27 @@ def test_coverage_counts_landmarks_with_an_agent_closer_than_the_distance(spread
     assert not bool(ts.done) and float(ts.extras["won"]) == 0.0  # only on the final step
 
 
+def test_spawn_radius_is_a_symmetry_dial():
+    together = make("mpe:spread,n=4,spawn=0")
+    assert together.spec.name == "mpe:spread,n=4,spawn=0"
+    state, ts = jax.jit(together.reset)(jax.random.PRNGKey(0))
+    obs = np.asarray(ts.obs)
+    assert (obs == obs[0]).all()  # every agent sees exactly the same thing
+    pos = np.asarray(state.agent_pos)
+    assert (pos == pos[0]).all() and np.all(np.abs(pos) <= 1)
+    close = make("mpe:spread,n=5,spawn=0.25")
+    states, _ = jax.vmap(close.reset)(jax.random.split(jax.random.PRNGKey(1), 64))
+    pos = np.asarray(states.agent_pos)  # (64, N, 2)
+    apart = np.linalg.norm(pos[:, :, None] - pos[:, None], axis=-1)  # (64, N, N)
+    assert apart.max() <= 0.5 + 1e-6 and apart.max() > 0.3  # within one disc of radius 0.25
+    with pytest.raises(ConfigError, match="spawn=-0.1 is impossible; allowed: finite spawn"):
+        make("mpe:spread,n=3,spawn=-0.1")
+    with pytest.raises(ConfigError, match="spawn='wide' is not a number"):
+        make("mpe:spread,n=3,spawn=wide")
+    with pytest.raises(ConfigError, match="spawn=inf is impossible"):
+        make("mpe:spread,n=3,spawn=inf")
+
+
 @pytest.mark.parametrize(
     "name,needle",
     [
@@ -188,7 +209,7 @@ def test_coverage_counts_landmarks_with_an_agent_closer_than_the_distance(spread
         ("mpe:spread,n=3,landmarks=-1", "landmarks=-1 is impossible; allowed: landmarks >= 1"),
         ("mpe:spread,n=3,landmarks=0", "landmarks=0 is impossible"),
         ("mpe:spread,n=x", "n='x' is not an integer"),
-        ("mpe:spread,agents=3", "unknown parameter(s) agents; allowed: n, landmarks"),
+        ("mpe:spread,agents=3", "unknown parameter(s) agents; allowed: n, landmarks, spawn"),
         ("mpe:tag", "unknown MPE task 'tag'; allowed: spread"),
         ("mpe:n=3", "mpe needs a task"),
     ],

@@ -55,7 +55,9 @@ ENV_FAMILIES: dict[str, _EnvFamily] = {
         (("requests", 1), ("steps", 1), ("success", 1)),
         "rware:tiny-4ag",
     ),
-    "mpe": _EnvFamily(True, ("n", "landmarks"), (("n", 2), ("landmarks", 1)), "mpe:spread,n=3"),
+    "mpe": _EnvFamily(
+        True, ("n", "landmarks", "spawn"), (("n", 2), ("landmarks", 1)), "mpe:spread,n=3"
+    ),
     "jaxmarl": _EnvFamily(True, ("chunk",), (("chunk", 1),), "jaxmarl:MPE_simple_spread_v3"),
 }
 

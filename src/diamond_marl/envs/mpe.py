@@ -21,6 +21,9 @@ agents the agent overlaps. The team return (``EpisodeMetrics``) sums the agents'
 Episodes: reset draws agents and landmarks uniformly in [-1, 1]^2 (jaxmarl's draws from the
 same key); jaxmarl's time limit of 25 is tested before the step is counted, so an episode
 lasts 26 steps and ends truncated (``spec.max_steps`` = 26), never terminated.
+``spawn=R`` (not in jaxmarl) starts the agents uniformly in a disc of radius R around a centre
+drawn uniformly in the square instead: a symmetry dial, since at R = 0 every agent starts at
+one point and sees exactly what the others see.
 
 Success (``spec.success_metric = "coverage"``): ``extras["won"]`` on the final step is the
 fraction of landmarks with an agent centre within ``COVER_DISTANCE`` = 0.1 of them, the
@@ -137,14 +140,19 @@ def nearest_agent(agent_pos: chex.Array, landmark_pos: chex.Array) -> chex.Array
 class MpeSpread(Env):
     """Cooperative navigation: N agents cover M landmarks (``mpe:spread,n=N[,landmarks=M]``)."""
 
-    def __init__(self, n: int = DEFAULT_AGENTS, landmarks: int | None = None) -> None:
+    def __init__(
+        self, n: int = DEFAULT_AGENTS, landmarks: int | None = None, spawn: float | None = None
+    ) -> None:
         m = n if landmarks is None else landmarks
         if n < 2:
             raise ConfigError(f"mpe:spread: n={n} is impossible; allowed: n >= 2 agents")
         if m < 1:
             raise ConfigError(f"mpe:spread: landmarks={m} is impossible; allowed: landmarks >= 1")
-        self.n, self.m = n, m
+        if spawn is not None and not spawn >= 0:
+            raise ConfigError(f"mpe:spread: spawn={spawn} is impossible; allowed: spawn >= 0")
+        self.n, self.m, self.spawn = n, m, spawn
         name = f"mpe:spread,n={n}" + ("" if m == n else f",landmarks={m}")
+        name += "" if spawn is None else f",spawn={spawn:g}"
         self.spec = EnvSpec(
             name=name,
             num_agents=n,
@@ -194,10 +202,21 @@ class MpeSpread(Env):
     # Internals -------------------------------------------------------------------------
 
     def _spawn_agents(self, key: chex.PRNGKey) -> chex.Array:
-        """(N, 2) start positions: uniform in the square, jaxmarl's draw."""
-        return jax.random.uniform(
-            key, (self.n, 2), minval=-SPAWN_HALF_WIDTH, maxval=SPAWN_HALF_WIDTH
+        """(N, 2) start positions: uniform in the square (jaxmarl's draw), or with ``spawn=R``
+        uniform in a disc of radius R around a centre uniform in the square (R = 0: all
+        agents at one point, with identical observations)."""
+        if self.spawn is None:
+            return jax.random.uniform(
+                key, (self.n, 2), minval=-SPAWN_HALF_WIDTH, maxval=SPAWN_HALF_WIDTH
+            )
+        centre_key, radius_key, angle_key = jax.random.split(key, 3)
+        centre = jax.random.uniform(
+            centre_key, (2,), minval=-SPAWN_HALF_WIDTH, maxval=SPAWN_HALF_WIDTH
         )
+        radius = self.spawn * jnp.sqrt(jax.random.uniform(radius_key, (self.n,)))  # (N,)
+        angle = jax.random.uniform(angle_key, (self.n,), maxval=2 * jnp.pi)  # (N,)
+        offset = jnp.stack([jnp.cos(angle), jnp.sin(angle)], axis=-1)  # (N, 2)
+        return centre + radius[:, None] * offset  # (N, 2)
 
     def coverage(self, state: MpeState) -> chex.Array:
         """() fraction of landmarks with an agent centre within ``COVER_DISTANCE``."""
@@ -252,15 +271,16 @@ def _build(variant: str | None, params: dict[str, str]) -> MpeSpread:
             raise ConfigError(f"mpe needs a task, e.g. 'mpe:spread,n=3'; allowed: {TASKS[0]}")
         raise allowed(variant, "MPE task", TASKS)
     env = f"mpe:{variant}"
-    registry.check_no_extra(params, ("n", "landmarks"), env)
+    registry.check_no_extra(params, ("n", "landmarks", "spawn"), env)
     n = registry.int_param(params, "n", DEFAULT_AGENTS, 2, env)
     landmarks = registry.int_param(params, "landmarks", n, 1, env)
-    return MpeSpread(n, landmarks)
+    spawn = registry.float_param(params, "spawn", None, 0.0, env)
+    return MpeSpread(n, landmarks, spawn)
 
 
 registry.register(
     "mpe",
     _build,
     listed=("mpe:spread,n=3", "mpe:spread,n=8"),
-    summary="MPE cooperative navigation (spread), entity tokens; params n>=2, landmarks>=1",
+    summary="MPE cooperative navigation (spread); params n>=2, landmarks>=1, spawn>=0 (radius)",
 )

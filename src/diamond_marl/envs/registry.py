@@ -10,6 +10,7 @@ instances. Builders raise ``ConfigError`` for unknown variants or impossible par
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 
 from diamond_marl import env_names
@@ -114,6 +115,22 @@ def int_param(params: dict[str, str], key: str, default: int | None, minimum: in
         raise ConfigError(f"{env}: {key}={raw!r} is not an integer (allowed: >= {minimum})")
     if value < minimum:
         raise ConfigError(f"{env}: {key}={value} is impossible; allowed: {key} >= {minimum}")
+    return value
+
+
+def float_param(
+    params: dict[str, str], key: str, default: float | None, minimum: float, env: str
+) -> float | None:
+    """Read a finite number parameter ``>= minimum``; ``default`` (may be None) when absent."""
+    if key not in params:
+        return default
+    raw = params[key]
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{env}: {key}={raw!r} is not a number (allowed: >= {minimum})")
+    if not math.isfinite(value) or value < minimum:
+        raise ConfigError(f"{env}: {key}={raw} is impossible; allowed: finite {key} >= {minimum}")
     return value
 
 
