@@ -5,6 +5,8 @@ Examples: ``smax:3m``, ``rware:tiny-4ag``, ``jaxmarl:MPE_simple_spread_v3``, ``x
 
 A family registers a builder ``(variant, params) -> Env`` and a listing of its named
 instances. Builders raise ``ConfigError`` for unknown variants or impossible parameters.
+Families the library does not ship are modules named in ``$DIAMOND_MARL_ENV_MODULES``,
+imported after the shipped ones (docs/custom-env.md).
 """
 
 from __future__ import annotations
@@ -30,9 +32,7 @@ class Family:
 
 
 _FAMILIES: dict[str, Family] = {}
-
-
-_BUILTIN_MODULE = "diamond_marl.envs."
+_BUILTIN_MODULE = "diamond_marl.envs."  # where the shipped families live
 
 
 def register(name: str, builder: Builder, listed: tuple[str, ...], summary: str) -> None:
