@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable
+from typing import Any
 
 from diamond_marl import env_names
 from diamond_marl.envs.base import Env
@@ -104,33 +105,31 @@ def _load_builtin() -> None:
 
 def int_param(params: dict[str, str], key: str, default: int | None, minimum: int, env: str) -> int:
     """Read an integer parameter, defaulting and checking ``>= minimum`` with a clear error."""
-    if key not in params:
-        if default is None:
-            raise ConfigError(f"{env}: parameter {key!r} is required (an integer >= {minimum})")
-        return default
-    raw = params[key]
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{env}: {key}={raw!r} is not an integer (allowed: >= {minimum})")
-    if value < minimum:
-        raise ConfigError(f"{env}: {key}={value} is impossible; allowed: {key} >= {minimum}")
-    return value
+    if key not in params and default is None:
+        raise ConfigError(f"{env}: parameter {key!r} is required (an integer >= {minimum})")
+    return _number(params, key, default, minimum, env, int, "an integer")
 
 
 def float_param(
     params: dict[str, str], key: str, default: float | None, minimum: float, env: str
 ) -> float | None:
     """Read a finite number parameter ``>= minimum``; ``default`` (may be None) when absent."""
+    return _number(params, key, default, minimum, env, float, "a number")
+
+
+def _number(
+    params: dict[str, str], key: str, default: Any, minimum: float, env: str, kind: type, what: str
+) -> Any:
     if key not in params:
         return default
     raw = params[key]
     try:
-        value = float(raw)
+        value = kind(raw)
     except ValueError:
-        raise ConfigError(f"{env}: {key}={raw!r} is not a number (allowed: >= {minimum})")
+        raise ConfigError(f"{env}: {key}={raw!r} is not {what} (allowed: >= {minimum})")
     if not math.isfinite(value) or value < minimum:
-        raise ConfigError(f"{env}: {key}={raw} is impossible; allowed: finite {key} >= {minimum}")
+        finite = "finite " if kind is float else ""
+        raise ConfigError(f"{env}: {key}={raw} is impossible; allowed: {finite}{key} >= {minimum}")
     return value
 
 
