@@ -6,9 +6,24 @@ The registry (``envs.registry``) and the JAX-free benchmark-suite validator
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 
 from diamond_marl.errors import ConfigError
+
+# What ``EnvSpec.success_metric`` may name: the key of the rate or fraction in [0, 1] that
+# summaries, transfer tables and reports show beside the return (``extras["won"]``).
+SUCCESS_METRICS = ("win_rate", "success_rate", "coverage")
+
+# Comma-separated modules the registry imports after its own families: how environments the
+# library does not ship reach the CLI, benchmark cells and every child process
+# (docs/custom-env.md). Each module registers its family when imported.
+ENV_MODULES_VAR = "DIAMOND_MARL_ENV_MODULES"
+
+
+def env_modules() -> list[str]:
+    """The modules named by ``$DIAMOND_MARL_ENV_MODULES``, in order (empty if unset)."""
+    return [m.strip() for m in os.environ.get(ENV_MODULES_VAR, "").split(",") if m.strip()]
 
 
 def parse_name(name: str, families: Iterable[str]) -> tuple[str, str | None, dict[str, str]]:

@@ -263,7 +263,7 @@ def test_only_selects_by_substring():
         select(cells, ("nothing",))
 
 
-@pytest.mark.parametrize("name", ["quick", "paper", "diagnostics"])
+@pytest.mark.parametrize("name", ["quick", "paper", "diagnostics", "mpe"])
 def test_shipped_suites_expand(name):
     from diamond_marl.bench.suite import load_suite
 
@@ -387,5 +387,5 @@ def test_a_bare_suite_name_prefers_the_working_directory_then_the_package(tmp_pa
     (tmp_path / "suites").mkdir()
     (tmp_path / "suites" / "quick.yaml").write_text("experiments: []\n")
     assert suite_path("quick") == Path("suites") / "quick.yaml"
-    with pytest.raises(ConfigError, match="shipped suites: diagnostics, paper, quick"):
+    with pytest.raises(ConfigError, match="shipped suites: diagnostics, mpe, paper, quick"):
         suite_path("nosuch")

@@ -16,6 +16,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from diamond_marl.envs.base import Env
+from diamond_marl.envs.mpe import ACTION_NAMES as MPE_ACTIONS
+from diamond_marl.envs.mpe import MpeSpread
 from diamond_marl.envs.rware import RwareEnv
 from diamond_marl.envs.smax import SmaxEnv
 
@@ -31,6 +33,8 @@ def action_labels(env: Env) -> list[str]:
         return list(RWARE_ACTIONS)
     if isinstance(env, SmaxEnv):
         return SMAX_MOVES + [f"attack {k}" for k in range(a - len(SMAX_MOVES))]
+    if isinstance(env, MpeSpread):
+        return list(MPE_ACTIONS)
     if env.spec.name.startswith("role:"):
         return [f"role {k}" for k in range(a)]
     return [str(k) for k in range(a)]

@@ -60,7 +60,7 @@ class Replay:
             lines.append(f"{t:>4} | " + " | ".join(cells) + f" | {self.rewards[t]:.3f}")
         lasting = [np.bincount(self.actions[:, i]).argmax() for i in range(n)]
         lines.append(
-            f"return {self.episode_return:.3f}  won {self.won:.0f}  steps {len(self.actions)}"
+            f"return {self.episode_return:.3f}  won {self.won:.3g}  steps {len(self.actions)}"
             f"  most frequent action per agent: "
             + ", ".join(f"{i}:{self.labels[a]}" for i, a in enumerate(lasting))
         )

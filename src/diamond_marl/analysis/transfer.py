@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from diamond_marl.algos.runner import evaluate_run
+from diamond_marl.env_names import SUCCESS_METRICS
 from diamond_marl.envs import make
 from diamond_marl.errors import ConfigError
 
@@ -39,7 +40,7 @@ def evaluate_transfer(
 
 
 def _row(summary: dict[str, Any], env: str, trained: bool = False) -> dict[str, Any]:
-    metric = next((k for k in ("win_rate", "success_rate") if k in summary), None)
+    metric = next((k for k in SUCCESS_METRICS if k in summary), None)
     return {
         "env": env,
         "status": "trained here" if trained else "ok",

@@ -28,7 +28,7 @@ from diamond_marl.analysis.summary import (  # JAX-free too
     parse_attack_spec,
 )
 from diamond_marl.breaker_names import BREAKERS
-from diamond_marl.env_names import file_safe, parse_name
+from diamond_marl.env_names import env_modules, file_safe, parse_name
 from diamond_marl.errors import ConfigError
 
 
@@ -51,6 +51,9 @@ ENV_FAMILIES: dict[str, _EnvFamily] = {
         ("requests", "steps", "collisions", "success"),
         (("requests", 1), ("steps", 1), ("success", 1)),
         "rware:tiny-4ag",
+    ),
+    "mpe": _EnvFamily(
+        True, ("n", "landmarks", "spawn"), (("n", 2), ("landmarks", 1)), "mpe:spread,n=3"
     ),
     "jaxmarl": _EnvFamily(True, ("chunk",), (("chunk", 1),), "jaxmarl:MPE_simple_spread_v3"),
 }
@@ -305,6 +308,8 @@ def cell_id(env: str, algo: str, breaker: str, tag: str | None = None) -> str:
 def check_env_name(name: str) -> None:
     """Family, variant and parameter names of ``family:variant,key=value``, as the registry."""
     family, variant, params = parse_name(name, ENV_FAMILIES)
+    if family not in ENV_FAMILIES and env_modules():
+        return  # maybe a family of $DIAMOND_MARL_ENV_MODULES: the preflight builds it
     if family not in ENV_FAMILIES:
         raise _unknown(family, "environment family", repr(name), list(ENV_FAMILIES))
     spec = ENV_FAMILIES[family]

@@ -49,10 +49,10 @@ from flax import struct
 
 from diamond_marl.envs import registry
 from diamond_marl.envs.base import Env
-from diamond_marl.envs.types import EntityKind, EnvSpec, TimeStep
+from diamond_marl.envs.tokens import DEFAULT_CHUNK, chunk_shape, chunk_tokens
+from diamond_marl.envs.types import EnvSpec, TimeStep
 from diamond_marl.errors import ConfigError, allowed
 
-DEFAULT_CHUNK = 8
 LISTED = (
     "MPE_simple_spread_v3",
     "MPE_simple_reference_v3",
@@ -157,18 +157,9 @@ class JaxMarlEnv(Env):
         self._has_avail = type(env).get_avail_actions is not MultiAgentEnv.get_avail_actions
 
         o, a_max = max(sizes), max(self._num_actions)
-        e = -(-o // chunk)  # ceil(O / C)
-        self._e = e
+        e, f = chunk_shape(o, chunk)
         pad = np.arange(a_max)[None] < np.asarray(self._num_actions)[:, None]  # (N, A)
         self._action_pad = jnp.asarray(pad)
-        starts = np.arange(e) * chunk
-        self._chunk_mask = jnp.asarray(starts[None] < np.asarray(sizes)[:, None])  # (N, E)
-        self._positions = jnp.eye(e, dtype=jnp.float32)  # (E, E) one-hot chunk position
-        agent = np.full((n, e), -1, np.int32)
-        agent[:, 0] = np.arange(n)
-        self._token_agent = jnp.asarray(agent)  # (N, E)
-        kinds = [EntityKind.SELF] + [EntityKind.CHUNK] * (e - 1)
-        self._kinds = jnp.broadcast_to(jnp.asarray(kinds, jnp.int32), (n, e))  # (N, E)
 
         won = env_id in WIN_BY_POSITIVE_REWARD
         suffix = "" if chunk == DEFAULT_CHUNK else f",chunk={chunk}"
@@ -178,7 +169,7 @@ class JaxMarlEnv(Env):
             num_actions=a_max,
             obs_dim=o,
             num_entities=e,
-            entity_dim=chunk + e,
+            entity_dim=f,
             state_dim=int(state_dim),
             max_steps=episode_len,
             action_entity=(-1,) * a_max,
@@ -226,22 +217,16 @@ class JaxMarlEnv(Env):
         truncated: chex.Array,
         won: chex.Array,
     ) -> TimeStep:
-        o, c, e = self.spec.obs_dim, self.chunk, self._e
+        o = self.spec.obs_dim
         flats = [jnp.ravel(obs[a]).astype(jnp.float32) for a in self._agents]
         padded = jnp.stack([jnp.pad(f, (0, o - f.shape[0])) for f in flats])  # (N, O)
         if self._has_world_state:
             state = jnp.ravel(obs["world_state"]).astype(jnp.float32)  # (S,)
         else:
             state = jnp.concatenate(flats)  # (S,) = sum of observation sizes
-        chunks = jnp.pad(padded, ((0, 0), (0, e * c - o))).reshape(-1, e, c)  # (N, E, C)
-        pos = jnp.broadcast_to(self._positions, (chunks.shape[0], e, e))  # (N, E, E)
-        entities = jnp.concatenate([chunks, pos], axis=-1)  # (N, E, C+E)
         return TimeStep(
             obs=padded,
-            entities=entities,
-            entity_mask=self._chunk_mask,
-            entity_kind=self._kinds,
-            entity_agent=self._token_agent,
+            **chunk_tokens(padded, self.chunk, np.asarray(self._obs_sizes)),
             action_mask=self._action_mask(env_state),
             state=state,
             reward=reward,

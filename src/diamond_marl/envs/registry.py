@@ -5,12 +5,16 @@ Examples: ``smax:3m``, ``rware:tiny-4ag``, ``jaxmarl:MPE_simple_spread_v3``, ``x
 
 A family registers a builder ``(variant, params) -> Env`` and a listing of its named
 instances. Builders raise ``ConfigError`` for unknown variants or impossible parameters.
+Families the library does not ship are modules named in ``$DIAMOND_MARL_ENV_MODULES``,
+imported after the shipped ones (docs/custom-env.md).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
+from typing import Any
 
 from diamond_marl import env_names
 from diamond_marl.envs.base import Env
@@ -29,10 +33,22 @@ class Family:
 
 
 _FAMILIES: dict[str, Family] = {}
+_BUILTIN_MODULE = "diamond_marl.envs."  # where the shipped families live
 
 
 def register(name: str, builder: Builder, listed: tuple[str, ...], summary: str) -> None:
-    _FAMILIES[name] = Family(name, builder, listed, summary, builder.__module__)
+    """Make ``name:...`` build environments with ``builder(variant, params)``.
+
+    ``listed`` are full names ``diamond-marl envs`` shows (and the API tests check);
+    ``summary`` is one line on the family and its parameters. Registering a name again
+    replaces the family, except that a shipped family cannot be replaced from outside.
+    """
+    if not name.isidentifier():
+        raise ValueError(f"family name {name!r} must be an identifier (letters, digits, _)")
+    old = _FAMILIES.get(name)
+    if old and old.module.startswith(_BUILTIN_MODULE) and old.module != builder.__module__:
+        raise ValueError(f"{name!r} is a family the library ships; choose another name")
+    _FAMILIES[name] = Family(name, builder, tuple(listed), summary, builder.__module__)
 
 
 def parse_name(name: str) -> tuple[str, str | None, dict[str, str]]:
@@ -72,8 +88,16 @@ def _load_builtin() -> None:
     import importlib
 
     # Importing a module registers its family; this order is the listing order.
-    for module in ("games", "smax", "rware", "jaxmarl_env"):
+    for module in ("games", "smax", "rware", "mpe", "jaxmarl_env"):
         importlib.import_module(f"diamond_marl.envs.{module}")
+    for module in env_names.env_modules():  # the user's own families, listed last
+        try:
+            importlib.import_module(module)
+        except ImportError as err:
+            raise ConfigError(
+                f"${env_names.ENV_MODULES_VAR} names module {module!r}, which cannot be "
+                f"imported ({err}); allowed: importable module names, comma-separated"
+            ) from None
 
 
 # Parameter parsing shared by builders ------------------------------------------------------
@@ -81,17 +105,31 @@ def _load_builtin() -> None:
 
 def int_param(params: dict[str, str], key: str, default: int | None, minimum: int, env: str) -> int:
     """Read an integer parameter, defaulting and checking ``>= minimum`` with a clear error."""
+    if key not in params and default is None:
+        raise ConfigError(f"{env}: parameter {key!r} is required (an integer >= {minimum})")
+    return _number(params, key, default, minimum, env, int, "an integer")
+
+
+def float_param(
+    params: dict[str, str], key: str, default: float | None, minimum: float, env: str
+) -> float | None:
+    """Read a finite number parameter ``>= minimum``; ``default`` (may be None) when absent."""
+    return _number(params, key, default, minimum, env, float, "a number")
+
+
+def _number(
+    params: dict[str, str], key: str, default: Any, minimum: float, env: str, kind: type, what: str
+) -> Any:
     if key not in params:
-        if default is None:
-            raise ConfigError(f"{env}: parameter {key!r} is required (an integer >= {minimum})")
         return default
     raw = params[key]
     try:
-        value = int(raw)
+        value = kind(raw)
     except ValueError:
-        raise ConfigError(f"{env}: {key}={raw!r} is not an integer (allowed: >= {minimum})")
-    if value < minimum:
-        raise ConfigError(f"{env}: {key}={value} is impossible; allowed: {key} >= {minimum}")
+        raise ConfigError(f"{env}: {key}={raw!r} is not {what} (allowed: >= {minimum})")
+    if not math.isfinite(value) or value < minimum:
+        finite = "finite " if kind is float else ""
+        raise ConfigError(f"{env}: {key}={raw} is impossible; allowed: {finite}{key} >= {minimum}")
     return value
 
 

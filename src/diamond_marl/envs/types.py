@@ -22,6 +22,8 @@ import chex
 import jax.numpy as jnp
 from flax import struct
 
+from diamond_marl.env_names import SUCCESS_METRICS
+
 
 class EntityKind(enum.IntEnum):
     """What an entity token stands for; networks embed each kind with its own weights."""
@@ -50,11 +52,18 @@ class EnvSpec:
     state_dim: int  # S, global state for centralised critics and mixers
     max_steps: int  # episode limit in env steps (truncation, or the game's horizon)
     action_entity: tuple[int, ...]  # (A,) token index each action refers to, -1 if none
-    success_metric: str | None = None  # "win_rate", "success_rate" or None (see extras["won"])
+    # what extras["won"] measures: "win_rate", "success_rate" (1.0 on a won final step),
+    # "coverage" (a fraction in [0, 1] on the final step), or None
+    success_metric: str | None = None
     team_reward: bool = True  # reward is one team reward replicated to every agent
     description: str = ""
 
     def __post_init__(self) -> None:
+        if self.success_metric is not None and self.success_metric not in SUCCESS_METRICS:
+            raise ValueError(
+                f"success_metric {self.success_metric!r}; allowed: None, "
+                + ", ".join(SUCCESS_METRICS)
+            )
         if len(self.action_entity) != self.num_actions:
             raise ValueError(
                 f"action_entity has {len(self.action_entity)} entries, expected {self.num_actions}"
@@ -75,7 +84,7 @@ class TimeStep:
     reward: chex.Array  # (N,) float32
     terminated: chex.Array  # () bool, episode ended by the task's rules
     truncated: chex.Array  # () bool, episode cut by the time limit
-    extras: dict[str, Any]  # scalars; always "won" (float, 1.0 on a won final step)
+    extras: dict[str, Any]  # scalars; always "won" (float in [0, 1], non-zero only on a final step)
 
     @property
     def done(self) -> chex.Array:

@@ -1,0 +1,286 @@
+"""Multi-agent particle environments with the team size as a parameter: ``mpe:spread,n=N``.
+
+Cooperative navigation (MPE ``simple_spread``): N agents must cover M landmarks (M = N unless
+``landmarks=M`` is given). Physics and rewards are jaxmarl's MPE (``jaxmarl==0.2.0``,
+``SimpleMPE`` + ``SimpleSpreadMPE``), written here vectorised over agent pairs;
+``tests/envs/test_mpe.py`` steps ``mpe:spread,n=3`` beside jaxmarl's ``MPE_simple_spread_v3``
+under the same keys and actions and finds the same rewards, positions, observations and
+episode ends. Unlike ``jaxmarl:MPE_simple_spread_v3`` (chunks of a flat observation that
+grows with N) the tokens here have a fixed width, so a policy trained at one N runs at any.
+
+Physics (jaxmarl's constants): agents are discs of radius 0.15, mass 1; landmarks are points
+that neither move nor collide. Each step: action force (5 actions: 0 no-op, 1 -x, 2 +x, 3 -y,
+4 +y, times acceleration 5) plus a soft contact force between every two overlapping agents
+(100 x softplus penetration, margin 0.001); then ``pos += vel * dt`` with the old velocity,
+``vel = 0.75 vel + force * dt`` (damping 0.25, dt 0.1). Two agents at exactly the same point
+push each other with no force (jaxmarl divides by their distance, 0, and gets NaN).
+
+Reward (jaxmarl's, per agent, ``spec.team_reward`` False): 0.5 x the global reward (minus the
+sum over landmarks of the distance to the nearest agent) minus 0.5 x the number of other
+agents the agent overlaps. The team return (``EpisodeMetrics``) sums the agents' rewards.
+Episodes: reset draws agents and landmarks uniformly in [-1, 1]^2 (jaxmarl's draws from the
+same key); jaxmarl's time limit of 25 is tested before the step is counted, so an episode
+lasts 26 steps and ends truncated (``spec.max_steps`` = 26), never terminated.
+``spawn=R`` (not in jaxmarl) starts the agents uniformly in a disc of radius R around a centre
+drawn uniformly in the square instead: a symmetry dial, since at R = 0 every agent starts at
+one point and sees exactly what the others see.
+
+Success (``spec.success_metric = "coverage"``): ``extras["won"]`` on the final step is the
+fraction of landmarks with an agent centre within ``COVER_DISTANCE`` = 0.1 of them, the
+"occupied landmarks" of the original MPE's ``benchmark_data`` divided by M; 0 on other steps.
+
+Timestep fields:
+- ``obs`` (N, 4N + 2M): jaxmarl's observation: own velocity, own position, landmarks relative
+  to the agent, other agents relative (ascending), then 2 (N - 1) zeros (the silent agents'
+  communication channels);
+- ``state`` (4N + 2M + 1): every agent's position and velocity, every landmark's position,
+  then the elapsed fraction t / 26. It grows with N: a centralised critic (MAPPO) or mixer
+  (QMIX) trained at one N does not run at another, but neither is needed to act;
+- ``action_mask``: all True.
+
+Entity tokens, E = N + M, F = ``ENTITY_DIM`` = 6 (independent of N and M), ``entity_mask``
+all True (every agent and landmark is seen, as in jaxmarl's observation):
+- token 0, SELF: features 2-3 own velocity, 4-5 own position;
+- tokens 1..N-1, PEER: features 0-1 the peer's position minus the agent's (``entity_agent`` =
+  the peer's index, so rank draws reach the right token);
+- tokens N..N+M-1, TASK: features 0-1 the landmark's position minus the agent's.
+Other features are 0. ``action_entity`` is -1 for every action.
+"""
+
+from __future__ import annotations
+
+import chex
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from diamond_marl.envs import registry
+from diamond_marl.envs.base import Env
+from diamond_marl.envs.tokens import peer_index, team_tables
+from diamond_marl.envs.types import EntityKind, EnvSpec, TimeStep
+from diamond_marl.errors import ConfigError, allowed
+
+# jaxmarl's MPE constants (environments/mpe/default_params.py, simple.py, simple_spread.py)
+AGENT_RADIUS = 0.15
+ACCEL = 5.0
+DAMPING = 0.25
+CONTACT_FORCE = 100.0
+CONTACT_MARGIN = 1e-3
+DT = 0.1
+TIME_LIMIT = 25  # jaxmarl's max_steps; episodes last TIME_LIMIT + 1 steps
+LOCAL_RATIO = 0.5  # weight of the agent's own collision penalty in its reward
+SPAWN_HALF_WIDTH = 1.0  # agents and landmarks start uniformly in [-1, 1]^2
+COVER_DISTANCE = 0.1  # a landmark is covered when an agent centre is this close
+ACTION_NAMES = ("stay", "left", "right", "down", "up")  # -x, +x, -y, +y
+NUM_ACTIONS = len(ACTION_NAMES)
+ENTITY_DIM = 6
+TASKS = ("spread",)
+DEFAULT_AGENTS = 3
+
+
+@struct.dataclass
+class MpeState:
+    agent_pos: chex.Array  # (N, 2) float32
+    agent_vel: chex.Array  # (N, 2) float32
+    landmark_pos: chex.Array  # (M, 2) float32
+    t: chex.Array  # () int32 steps taken this episode
+
+
+# Physics ---------------------------------------------------------------------------------
+
+
+def action_force(actions: chex.Array) -> chex.Array:
+    """jaxmarl's discrete action decoding: int (N,) -> force (N, 2); 1/2 move -x/+x, 3/4 -y/+y."""
+    axis = jnp.where(actions <= 2, 0, 1)  # (N,)
+    sign = jnp.where(actions % 2 == 0, 1.0, -1.0) * (actions != 0)  # (N,)
+    return jax.nn.one_hot(axis, 2) * sign[:, None] * ACCEL  # (N, 2)
+
+
+def pair_distances(pos: chex.Array) -> tuple[chex.Array, chex.Array]:
+    """``delta[i, j] = pos[i] - pos[j]`` (N, N, 2) and its length (N, N)."""
+    delta = pos[:, None, :] - pos[None, :, :]  # (N, N, 2)
+    return delta, jnp.sqrt(jnp.sum(jnp.square(delta), axis=-1))  # (N, N)
+
+
+def contact_force(pos: chex.Array) -> chex.Array:
+    """Soft contact force on each agent from every other agent, (N, 2) -> (N, 2)."""
+    delta, dist = pair_distances(pos)
+    dist_min = jnp.float32(AGENT_RADIUS) + jnp.float32(AGENT_RADIUS)
+    penetration = jnp.logaddexp(0.0, -(dist - dist_min) / CONTACT_MARGIN) * CONTACT_MARGIN
+    apart = dist > 0  # excludes i == j (and agents at one point: no direction to push in)
+    safe = jnp.where(apart, dist, 1.0)  # (N, N)
+    force = CONTACT_FORCE * delta / safe[..., None] * penetration[..., None]  # (N, N, 2)
+    return jnp.sum(jnp.where(apart[..., None], force, 0.0), axis=1)  # (N, 2)
+
+
+def world_step(
+    pos: chex.Array, vel: chex.Array, actions: chex.Array
+) -> tuple[chex.Array, chex.Array]:
+    """One physics step of the agents: (N, 2) positions and velocities, int (N,) actions."""
+    force = contact_force(pos) + action_force(actions)  # (N, 2)
+    return pos + vel * DT, vel * (1 - DAMPING) + force * DT
+
+
+def overlaps(pos: chex.Array) -> chex.Array:
+    """(N,) number of other agents each agent overlaps (jaxmarl's ``is_collision``)."""
+    _, dist = pair_distances(pos)
+    hit = dist < jnp.float32(AGENT_RADIUS) + jnp.float32(AGENT_RADIUS)
+    return jnp.sum(hit & ~jnp.eye(pos.shape[0], dtype=bool), axis=1)  # (N,)
+
+
+def nearest_agent(agent_pos: chex.Array, landmark_pos: chex.Array) -> chex.Array:
+    """(M,) distance from each landmark to its nearest agent."""
+    d = agent_pos[None, :, :] - landmark_pos[:, None, :]  # (M, N, 2)
+    return jnp.min(jnp.linalg.norm(d, axis=-1), axis=1)  # (M,)
+
+
+# The environment ------------------------------------------------------------------------
+
+
+class MpeSpread(Env):
+    """Cooperative navigation: N agents cover M landmarks (``mpe:spread,n=N[,landmarks=M]``)."""
+
+    def __init__(
+        self, n: int = DEFAULT_AGENTS, landmarks: int | None = None, spawn: float | None = None
+    ) -> None:
+        m = n if landmarks is None else landmarks
+        if n < 2:
+            raise ConfigError(f"mpe:spread: n={n} is impossible; allowed: n >= 2 agents")
+        if m < 1:
+            raise ConfigError(f"mpe:spread: landmarks={m} is impossible; allowed: landmarks >= 1")
+        if spawn is not None and not spawn >= 0:
+            raise ConfigError(f"mpe:spread: spawn={spawn} is impossible; allowed: spawn >= 0")
+        self.n, self.m, self.spawn = n, m, spawn
+        name = f"mpe:spread,n={n}" + ("" if m == n else f",landmarks={m}")
+        name += "" if spawn is None else f",spawn={spawn:g}"
+        self.spec = EnvSpec(
+            name=name,
+            num_agents=n,
+            num_actions=NUM_ACTIONS,
+            obs_dim=4 * n + 2 * m,
+            num_entities=n + m,
+            entity_dim=ENTITY_DIM,
+            state_dim=4 * n + 2 * m + 1,
+            max_steps=TIME_LIMIT + 1,
+            action_entity=(-1,) * NUM_ACTIONS,
+            success_metric="coverage",
+            team_reward=False,
+            description=(
+                f"MPE cooperative navigation: {n} agents, {m} landmarks, {TIME_LIMIT + 1} steps; "
+                f"coverage = share of landmarks with an agent within {COVER_DISTANCE}"
+            ),
+        )
+        self._peers = peer_index(n)  # (N, N-1)
+        agent, kinds = team_tables(n, m, EntityKind.TASK)
+        self._token_agent, self._token_kind = agent, kinds  # (N, E) each
+
+    # API -------------------------------------------------------------------------------
+
+    def reset(self, key: chex.PRNGKey) -> tuple[MpeState, TimeStep]:
+        agent_key, landmark_key = jax.random.split(key)
+        state = MpeState(
+            agent_pos=self._spawn_agents(agent_key),
+            agent_vel=jnp.zeros((self.n, 2), jnp.float32),
+            landmark_pos=jax.random.uniform(
+                landmark_key, (self.m, 2), minval=-SPAWN_HALF_WIDTH, maxval=SPAWN_HALF_WIDTH
+            ),
+            t=jnp.zeros((), jnp.int32),
+        )
+        no = jnp.zeros((), bool)
+        return state, self._timestep(state, jnp.zeros((self.n,), jnp.float32), no)
+
+    def step(self, state: MpeState, actions: chex.Array) -> tuple[MpeState, TimeStep]:
+        actions = jnp.asarray(actions, jnp.int32)  # (N,)
+        pos, vel = world_step(state.agent_pos, state.agent_vel, actions)
+        done = state.t >= TIME_LIMIT  # jaxmarl tests the limit before counting the step
+        state = state.replace(agent_pos=pos, agent_vel=vel, t=state.t + 1)
+        global_reward = -jnp.sum(nearest_agent(pos, state.landmark_pos))  # ()
+        local = -overlaps(pos).astype(jnp.float32)  # (N,)
+        reward = local * LOCAL_RATIO + global_reward * (1 - LOCAL_RATIO)  # (N,)
+        return state, self._timestep(state, reward, done)
+
+    # Internals -------------------------------------------------------------------------
+
+    def _spawn_agents(self, key: chex.PRNGKey) -> chex.Array:
+        """(N, 2) start positions: uniform in the square (jaxmarl's draw), or with ``spawn=R``
+        uniform in a disc of radius R around a centre uniform in the square (R = 0: all
+        agents at one point, with identical observations)."""
+        if self.spawn is None:
+            return jax.random.uniform(
+                key, (self.n, 2), minval=-SPAWN_HALF_WIDTH, maxval=SPAWN_HALF_WIDTH
+            )
+        centre_key, radius_key, angle_key = jax.random.split(key, 3)
+        centre = jax.random.uniform(
+            centre_key, (2,), minval=-SPAWN_HALF_WIDTH, maxval=SPAWN_HALF_WIDTH
+        )
+        radius = self.spawn * jnp.sqrt(jax.random.uniform(radius_key, (self.n,)))  # (N,)
+        angle = jax.random.uniform(angle_key, (self.n,), maxval=2 * jnp.pi)  # (N,)
+        offset = jnp.stack([jnp.cos(angle), jnp.sin(angle)], axis=-1)  # (N, 2)
+        return centre + radius[:, None] * offset  # (N, 2)
+
+    def coverage(self, state: MpeState) -> chex.Array:
+        """() fraction of landmarks with an agent centre within ``COVER_DISTANCE``."""
+        covered = nearest_agent(state.agent_pos, state.landmark_pos) < COVER_DISTANCE
+        return jnp.mean(covered.astype(jnp.float32))
+
+    def _timestep(self, state: MpeState, reward: chex.Array, done: chex.Array) -> TimeStep:
+        n, m = self.n, self.m
+        pos, vel, marks = state.agent_pos, state.agent_vel, state.landmark_pos
+        peer_rel = pos[self._peers] - pos[:, None, :]  # (N, N-1, 2)
+        mark_rel = marks[None, :, :] - pos[:, None, :]  # (N, M, 2)
+        obs = jnp.concatenate(
+            [
+                vel,
+                pos,
+                mark_rel.reshape(n, 2 * m),
+                peer_rel.reshape(n, 2 * (n - 1)),
+                jnp.zeros((n, 2 * (n - 1)), jnp.float32),  # silent communication channels
+            ],
+            axis=-1,
+        )  # (N, 4N + 2M)
+        self_token = jnp.concatenate([jnp.zeros((n, 2)), vel, pos], axis=-1)  # (N, F)
+        rel = jnp.concatenate([peer_rel, mark_rel], axis=1)  # (N, E-1, 2)
+        others = jnp.pad(rel, ((0, 0), (0, 0), (0, ENTITY_DIM - 2)))  # (N, E-1, F)
+        entities = jnp.concatenate([self_token[:, None], others], axis=1)  # (N, E, F)
+        elapsed = (state.t / (TIME_LIMIT + 1)).astype(jnp.float32)[None]  # (1,)
+        global_state = jnp.concatenate(
+            [pos.reshape(-1), vel.reshape(-1), marks.reshape(-1), elapsed]
+        )  # (4N + 2M + 1,)
+        won = jnp.where(done, self.coverage(state), 0.0)
+        return TimeStep(
+            obs=obs,
+            entities=entities,
+            entity_mask=jnp.ones((n, n + m), bool),
+            entity_kind=jnp.asarray(self._token_kind),
+            entity_agent=jnp.asarray(self._token_agent),
+            action_mask=jnp.ones((n, NUM_ACTIONS), bool),
+            state=global_state,
+            reward=reward.astype(jnp.float32),
+            terminated=jnp.zeros((), bool),
+            truncated=jnp.asarray(done, bool),
+            extras={"won": won.astype(jnp.float32)},
+        )
+
+
+# Registry ------------------------------------------------------------------------------
+
+
+def _build(variant: str | None, params: dict[str, str]) -> MpeSpread:
+    if variant not in TASKS:
+        if variant is None:
+            raise ConfigError(f"mpe needs a task, e.g. 'mpe:spread,n=3'; allowed: {TASKS[0]}")
+        raise allowed(variant, "MPE task", TASKS)
+    env = f"mpe:{variant}"
+    registry.check_no_extra(params, ("n", "landmarks", "spawn"), env)
+    n = registry.int_param(params, "n", DEFAULT_AGENTS, 2, env)
+    landmarks = registry.int_param(params, "landmarks", n, 1, env)
+    spawn = registry.float_param(params, "spawn", None, 0.0, env)
+    return MpeSpread(n, landmarks, spawn)
+
+
+registry.register(
+    "mpe",
+    _build,
+    listed=("mpe:spread,n=3", "mpe:spread,n=8"),
+    summary="MPE cooperative navigation (spread); params n>=2, landmarks>=1, spawn>=0 (radius)",
+)
