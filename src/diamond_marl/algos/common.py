@@ -97,6 +97,7 @@ def network_config(cfg: TrainConfig, outputs: tuple[str, ...], **extra: Any) -> 
         hidden=net.hidden,
         heads=net.heads,
         blocks=net.blocks,
+        q_init_scale=net.q_init_scale,
         outputs=outputs,
         **extra,
     )

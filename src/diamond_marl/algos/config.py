@@ -32,6 +32,7 @@ class NetConfig:
     heads: int = 4  # attention heads
     blocks: int = 2  # transformer blocks
     critic_hidden: int = 128  # MLP width of the centralised (MAPPO) critic
+    q_init_scale: float = 0.01  # init std multiplier of the Q head's score layers (Q-learning)
 
 
 @dataclasses.dataclass
@@ -279,8 +280,12 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"{prefix}.{lam_name}={lam}: a lambda must lie in [0, 1]")
     if not (cfg.lr > 0 and math.isfinite(cfg.lr)):
         raise ConfigError(f"lr={cfg.lr} must be a positive number")
-    if not (cfg.q.mixer_init_scale > 0 and math.isfinite(cfg.q.mixer_init_scale)):
-        raise ConfigError(f"q.mixer_init_scale={cfg.q.mixer_init_scale} must be a positive number")
+    for key, value in {
+        "q.mixer_init_scale": cfg.q.mixer_init_scale,
+        "net.q_init_scale": cfg.net.q_init_scale,
+    }.items():
+        if not (value > 0 and math.isfinite(value)):
+            raise ConfigError(f"{key}={value} must be a positive number")
     if cfg.net.hidden % cfg.net.heads:
         raise ConfigError(
             f"net.hidden={cfg.net.hidden} must be divisible by net.heads={cfg.net.heads}"
