@@ -10,17 +10,21 @@ from __future__ import annotations
 import jax
 import pytest
 
-from diamond_marl.algos.config import ALGOS, resolve
+from diamond_marl.algos.config import ALGOS, PPO_ALGOS, resolve
 from diamond_marl.algos.runner import build_program
 from diamond_marl.envs import registry
 from diamond_marl.networks.breakers import BREAKERS
 
 SMALL = {"seeds": "1", "num_envs": "2", "net.hidden": "8", "net.heads": "2", "net.blocks": "1"}
-FAST = {"ppo.rollout_len": "2", "q.segment_len": "2", "q.batch_episodes": "2", "steps": "64"}
+FAST = {  # per algorithm family: a run refuses the other family's section
+    "ppo": {"ppo.rollout_len": "2", "steps": "64"},
+    "q": {"q.segment_len": "2", "q.batch_episodes": "2", "steps": "64"},
+}
 
 
 def _trace(**overrides) -> None:
-    program = build_program(resolve({**SMALL, **FAST, **overrides}))
+    fast = FAST["ppo" if overrides["algo"] in PPO_ALGOS else "q"]
+    program = build_program(resolve({**SMALL, **fast, **overrides}))
     state = jax.eval_shape(program.init, program.seed_keys)
     state, metrics = jax.eval_shape(program.chunk, state)
     assert "train_return" not in metrics  # raw sums; the runner turns them into means
