@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import diamond_marl  # noqa: F401  (XLA flags before jax)
 from diamond_marl.algos.common import build_setup, network_config
 from diamond_marl.algos.config import parse_overrides, resolve
+from diamond_marl.envs.check import make_rollout
 from diamond_marl.networks.heads import mask_logits
 from diamond_marl.networks.inputs import from_timestep
 from diamond_marl.networks.mixers import make_mixer
@@ -38,20 +39,11 @@ def measure(
     setup = build_setup(cfg)
     net = make_network(setup.env.spec, setup.breaker, network_config(cfg, ("q",)))
     mixer = make_mixer("qmix", embed_dim=cfg.q.mixer_hidden, init_scale=cfg.q.mixer_init_scale)
-    env = setup.train_env
+    play = make_rollout(setup.env, envs, steps)  # random valid actions, auto-reset
 
     def run(key):
         net_key, mix_key, play_key = jax.random.split(key, 3)
-        keys = jax.random.split(play_key, envs + 1)
-        es, ts = jax.vmap(env.reset)(keys[1:])
-
-        def step(carry, k):
-            es, ts = carry
-            logits = jnp.where(ts.action_mask, 0.0, -jnp.inf)  # (B, N, A) uniform valid
-            es, ts = jax.vmap(env.step)(es, jax.random.categorical(k, logits))
-            return (es, ts), ts
-
-        _, traj = jax.lax.scan(step, (es, ts), jax.random.split(keys[0], steps))
+        traj = play(play_key)  # (T, B, ...)
         obs = from_timestep(traj)  # (T, B, ...)
         agent = net.init(net_key, jax.tree.map(lambda x: x[0], obs))
         params = mixer.init(mix_key, jnp.zeros((obs.num_agents,)), traj.state[0, 0])

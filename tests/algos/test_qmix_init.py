@@ -19,6 +19,7 @@ import diamond_marl  # noqa: F401
 from diamond_marl.algos.common import build_setup
 from diamond_marl.algos.config import resolve
 from diamond_marl.algos.qlearning import make_q_modules
+from diamond_marl.envs.check import make_rollout
 from diamond_marl.networks.heads import mask_logits
 from diamond_marl.networks.inputs import from_timestep
 
@@ -32,24 +33,11 @@ def initial_mix(env_name: str, state_gains: tuple[float, ...]) -> tuple[np.ndarr
     ``(gains, seeds, states, N)``."""
     setup = build_setup(resolve({"algo": "qmix", "env": env_name, "seeds": str(SEEDS)}))
     net, mixer = make_q_modules(setup)
-    env = setup.train_env
-
-    def play(key):
-        keys = jax.random.split(key, ENVS + 1)
-        es, ts = jax.vmap(env.reset)(keys[1:])
-
-        def step(carry, k):
-            es, ts = carry
-            logits = jnp.where(ts.action_mask, 0.0, -jnp.inf)  # (B, N, A) uniform valid
-            es, ts = jax.vmap(env.step)(es, jax.random.categorical(k, logits))
-            return (es, ts), ts
-
-        _, traj = jax.lax.scan(step, (es, ts), jax.random.split(keys[0], STEPS))
-        return traj  # (T, B, ...)
+    play = make_rollout(setup.env, ENVS, STEPS)  # random valid actions, auto-reset
 
     def one(seed_key, state_gain):
         net_key, mix_key, play_key = jax.random.split(seed_key, 3)
-        traj = play(play_key)
+        traj = play(play_key)  # (T, B, ...)
         obs = from_timestep(traj)
         agent = net.init(net_key, jax.tree.map(lambda x: x[0], obs))
         states = traj.state * state_gain  # (T, B, S)
