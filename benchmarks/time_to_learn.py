@@ -6,7 +6,10 @@ each the wall time and env step at which the interquartile mean over seeds of an
 metric first reached the threshold, beside its final value::
 
     time_to_learn <run dir> metric=<m> threshold=<t> reached_at_s=<s> reached_at_step=<k>
-        final_iqm=<v> wall_s=<total> load=<1-min load average at the end>
+        last_eval_iqm=<v> final_eval_iqm=<v> wall_s=<total> load=<1-min load average now>
+
+``last_eval_iqm`` is the last periodic evaluation's; ``final_eval_iqm`` the final one's (10x
+the episodes, from summary.json), once the run has finished.
 
 ``reached_at_s`` is the run's own clock at that evaluation (``wall_s`` in metrics.csv:
 compilation, training, evaluations and checkpoints so far), so it is what a user waits.
@@ -21,6 +24,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from pathlib import Path
 
@@ -60,14 +64,26 @@ def default_metric(run: Path) -> str:
     return "eval_return"
 
 
+def final_eval_iqm(run: Path, metric: str) -> float | None:
+    """IQM over seeds of the final evaluation (10x the episodes; summary.json), if finished."""
+    path = run / "summary.json"
+    if not path.exists():
+        return None
+    name = metric.removeprefix("eval_")
+    values = [s[name] for s in json.loads(path.read_text())["seeds"] if name in s]
+    return float(iqm(np.asarray(values))) if values else None
+
+
 def report(run: Path, metric: str | None, threshold: float) -> None:
     metric = metric or default_metric(run)
     out = crossing(pd.read_csv(run / "metrics.csv"), metric, threshold)
     fmt = lambda v: "never" if v is None else f"{v:.0f}"  # noqa: E731
+    final = final_eval_iqm(run, metric)
     print(
         f"time_to_learn {run} metric={metric} threshold={threshold} "
         f"reached_at_s={fmt(out['reached_at_s'])} reached_at_step={fmt(out['reached_at_step'])} "
-        f"final_iqm={out['final_iqm']:.3f} wall_s={fmt(out['wall_s'])} "
+        f"last_eval_iqm={out['final_iqm']:.3f} "
+        f"final_eval_iqm={'-' if final is None else f'{final:.3f}'} wall_s={fmt(out['wall_s'])} "
         f"load={os.getloadavg()[0]:.1f}",
         flush=True,
     )
