@@ -95,7 +95,9 @@ def _to_numpy(evals: dict[str, dict[str, Any]]) -> dict[str, dict[str, np.ndarra
     return {ex: {k: np.asarray(v) for k, v in out.items()} for ex, out in evals.items()}
 
 
-def eval_metrics(evals: dict[str, dict[str, np.ndarray]], seed: int, own: str, success: str | None):
+def eval_metrics(
+    evals: dict[str, dict[str, np.ndarray]], seed: int, own: str, success: str | None
+) -> dict[str, float]:
     """One seed's evaluation as metric columns: ``eval_return`` (and ``eval_<success>``) in the
     run's own execution, then ``eval_return_greedy``, ``eval_return_sampled``, ..."""
     m = {"eval_return": float(evals[own]["return"][seed])}
