@@ -139,3 +139,20 @@ def test_bad_input_exits_with_one_line(trained, tmp_path, capsys):
         assert main(argv) == 2, argv
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("diamond-marl: error:"), err
+
+
+def test_policy_samples_like_the_algorithm_for_q_learning(tmp_path):
+    """The stochastic-execution baseline with QMIX: the recorder samples epsilon-greedy at
+    ``q.eps_finish`` as the algorithm's own evaluation does (not softmax over Q)."""
+    out = tmp_path / "qmix-sampled"
+    overrides = {
+        "algo": "qmix", "env": "xor:n=2,k=2", "breaker": "sampled", "seeds": "1",
+        "steps": "256", "num_envs": "4", "net.hidden": "8", "net.heads": "2",
+        "net.blocks": "1", "q.learning_starts": "32", "q.buffer_episodes": "32",
+        "q.batch_episodes": "4", "q.eps_finish": "0.5", "eval_episodes": "4", "out": str(out),
+    }  # fmt: skip
+    train(resolve(overrides), progress=False)
+    rec = Recorder(load_run(out)).record(range(64), reference=True)
+    np.testing.assert_array_equal(rec["action"], rec["reference_action"])
+    probs = rec["probs"][0, :, 0]  # (episodes, N, A): epsilon 0.5 over 2 actions
+    np.testing.assert_allclose(np.sort(probs, -1), np.broadcast_to([0.25, 0.75], probs.shape))

@@ -65,7 +65,7 @@ def analyze(
         "success_metric": spec.success_metric,
         "distribution": "softmax(policy logits)"
         if run.config.is_ppo
-        else "one-hot of the greedy action (softmax(Q / temperature) for breaker sampled)",
+        else "one-hot of the greedy action (epsilon-greedy at q.eps_finish for breaker sampled)",
         **rec.metrics(),
     }
     atomic_write_json(folder / "metrics.json", metrics)

@@ -14,7 +14,8 @@ actions by random valid ones). Recorded per step and agent:
 
 - ``action (T, N)`` int, ``probs (T, N, A)``: the action distribution. PPO algorithms:
   ``softmax(logits)`` (``/ temperature`` for ``sampled``). Q-learning: the one-hot of the
-  greedy action it executes (``softmax(Q / temperature)`` for ``sampled``, which samples);
+  greedy action it executes (for ``sampled``, which samples, epsilon-greedy at
+  ``q.eps_finish``: ``networks.acting.sampled_probs``);
 - ``valid (T,)``: the episode is still running at this step; ``reward (T,)`` team reward;
 - draws where the breaker has them at evaluation: ``rank (T, N)`` (after tampering),
   ``random_input (T, N)``, ``noise_scale (T, N)`` (effective multiplier of sigma) and
@@ -26,6 +27,7 @@ actions by random valid ones). Recorded per step and agent:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -37,7 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from diamond_marl.algos import checkpoint
-from diamond_marl.algos.common import TrainSetup, build_setup, network_config
+from diamond_marl.algos.common import TrainSetup, build_setup, network_config, table_execution
 from diamond_marl.algos.config import TrainConfig, from_dict
 from diamond_marl.algos.runner import Program, build_program, load_act_params, make_algorithm
 from diamond_marl.algos.store import RunStore
@@ -46,14 +48,13 @@ from diamond_marl.envs.types import TimeStep
 from diamond_marl.envs.wrappers import EpisodeMetrics
 from diamond_marl.errors import ConfigError
 from diamond_marl.networks import dice
-from diamond_marl.networks.acting import select_actions
+from diamond_marl.networks.acting import sampled_probs, select_actions
 from diamond_marl.networks.breakers import (
     BreakerConfig,
     DiceConfig,
     NoiseConfig,
     RandomInputConfig,
     RankConfig,
-    SampledConfig,
     breaker_key,
 )
 from diamond_marl.networks.heads import mask_logits
@@ -156,7 +157,8 @@ class Policy:
 
     net: AgentNetwork
     is_ppo: bool
-    eval_greedy: bool
+    execution: str  # the run's own (algos.common.table_execution), as its Algorithm.act
+    epsilon: float | None  # Q-learning's final exploration rate (its sampled execution)
     adaptive: bool
     force_noise: bool = False
 
@@ -172,7 +174,8 @@ class Policy:
         return cls(
             net=net,
             is_ppo=cfg.is_ppo,
-            eval_greedy=cfg.ppo.eval_greedy,
+            execution=table_execution(setup),
+            epsilon=None if cfg.is_ppo else cfg.q.eps_finish,
             adaptive=getattr(breaker, "schedule", None) == "adaptive",
             force_noise=force_noise,
         )
@@ -219,14 +222,12 @@ class Policy:
             out = self.net.apply(*args, draws=draws, noise_scale=scale_in)
         if noisy:
             rec |= noise_draws(self.net, net_key, n, obs.num_entities, env_steps, scale_in, gain)
-        if self.is_ppo:
-            scores = out.logits  # (N, A), already masked
-            mode = "eval" if self.eval_greedy else "train"
-        else:
-            scores = mask_logits(out.q, ts.action_mask)  # (N, A)
-            mode = "eval"
-        action = select_actions(jax.random.fold_in(step_key, 1), scores, b, mode)  # (N,)
-        rec["probs"] = self._distribution(scores, action, mode)
+        scores = out.logits if self.is_ppo else mask_logits(out.q, ts.action_mask)  # (N, A)
+        act_key = jax.random.fold_in(step_key, 1)
+        action = select_actions(
+            act_key, scores, b, "eval", epsilon=self.epsilon, execution=self.execution
+        )  # (N,)
+        rec["probs"] = self._distribution(scores, action)
         k_use, k_pick = jax.random.split(jax.random.fold_in(step_key, _RANDOM_ATTACK_STREAM))
         avail = ts.action_mask[0]  # (A,)
         random0 = jax.random.categorical(k_pick, jnp.where(avail, 0.0, -jnp.inf))
@@ -234,13 +235,11 @@ class Policy:
         rec["action"] = action.at[0].set(jnp.where(swap, random0, action[0]).astype(jnp.int32))
         return rec
 
-    def _distribution(self, scores: chex.Array, action: chex.Array, mode: str) -> chex.Array:
-        b = self.breaker
-        sampling = isinstance(b, SampledConfig) and b.eval_sample and mode == "eval"
-        if sampling:
-            return jax.nn.softmax(scores / b.temperature, axis=-1)
+    def _distribution(self, scores: chex.Array, action: chex.Array) -> chex.Array:
+        if self.execution == "sampled":
+            return sampled_probs(scores, self.breaker, self.epsilon)
         if self.is_ppo:
-            return jax.nn.softmax(scores, axis=-1)
+            return jax.nn.softmax(scores, axis=-1)  # the policy, though it acts greedily
         return jax.nn.one_hot(action, scores.shape[-1])  # greedy Q-learning execution
 
 
@@ -414,7 +413,10 @@ class Recorder:
         sig = (force_noise, attention, render, reference)
         if sig not in self._cache:
             policy = Policy.from_setup(self.setup, force_noise=force_noise)
-            ref = make_algorithm(self.setup).act if reference else None
+            ref = None
+            if reference:  # the run's own execution, as training evaluated it
+                act = make_algorithm(self.setup).act
+                ref = functools.partial(act, execution=table_execution(self.setup))
             snap = None
             if render:
                 from diamond_marl.analysis.render import snapshot_fn

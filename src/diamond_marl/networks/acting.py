@@ -32,6 +32,24 @@ def own_execution(breaker: BreakerConfig) -> str:
     return "sampled" if isinstance(breaker, SampledConfig) and breaker.eval_sample else "greedy"
 
 
+def _temperature(breaker: BreakerConfig) -> float:
+    return breaker.temperature if isinstance(breaker, SampledConfig) else 1.0
+
+
+def sampled_probs(
+    scores: chex.Array, breaker: BreakerConfig, epsilon: chex.Numeric | None = None
+) -> chex.Array:
+    """The distribution ``select_actions`` samples from in the ``sampled`` execution,
+    ``(..., A)``: ``softmax(scores / temperature)``, or epsilon-greedy over the available
+    actions (scores above the dtype's minimum) when ``epsilon`` is given."""
+    if epsilon is None:
+        return jax.nn.softmax(scores / _temperature(breaker), axis=-1)
+    available = scores > jnp.finfo(scores.dtype).min  # (..., A)
+    uniform = available / available.sum(-1, keepdims=True)  # (..., A)
+    greedy = jax.nn.one_hot(jnp.argmax(scores, -1), scores.shape[-1])  # (..., A)
+    return (1.0 - epsilon) * greedy + epsilon * uniform
+
+
 def select_actions(
     key: chex.PRNGKey | None,
     scores: chex.Array,
@@ -66,8 +84,7 @@ def select_actions(
         if execution == "greedy":
             return greedy
         if epsilon is None:
-            temperature = breaker.temperature if isinstance(breaker, SampledConfig) else 1.0
-            return jax.random.categorical(key, scores / temperature).astype(jnp.int32)
+            return jax.random.categorical(key, scores / _temperature(breaker)).astype(jnp.int32)
     elif epsilon is None:
         return jax.random.categorical(key, scores).astype(jnp.int32)
     explore_key, pick_key = jax.random.split(key)

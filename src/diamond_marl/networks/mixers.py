@@ -13,7 +13,7 @@ output) start at zero and the weight hypernetworks small enough that ``dQ_tot/dQ
 1 (as VDN's sum), so with agent Qs near 0 (the Q head's small init) ``Q_tot`` starts near 0,
 within the scale of the returns, whatever the scale of the state features. With flax's
 default init it started 10-70 above any return on smax:3m and rware and kept most of that
-offset for a whole run (docs/results/first-runs.md).
+offset for a whole run (docs/results/learning-core.md).
 """
 
 from __future__ import annotations
