@@ -106,7 +106,8 @@ class SampledConfig(BreakerConfig):
     eval_sample: bool = True
     """Sample actions at evaluation (False: arg-max, i.e. the ``none`` baseline)."""
     temperature: float = 1.0
-    """Softmax temperature for sampling at evaluation (Q-values or logits)."""
+    """Softmax temperature for sampling policy logits at evaluation (Q-learning samples
+    epsilon-greedy at ``q.eps_finish`` instead, as its sampled execution does)."""
 
     def __post_init__(self) -> None:
         if not self.temperature > 0:
