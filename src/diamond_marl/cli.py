@@ -97,7 +97,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     import json
 
     from diamond_marl.algos.config import parse_overrides
-    from diamond_marl.algos.runner import evaluate_run
+    from diamond_marl.algos.saved_run import evaluate_run
 
     opts = parse_overrides(args.overrides)
     unknown = set(opts) - {"env", "episodes"}

@@ -59,6 +59,15 @@ def test_xor_private_random_input_stays_below_the_private_dice_ceiling(tmp_path)
     assert max(_per_seed(s)) <= 0.6, s["seeds"]
 
 
+@pytest.mark.slow
+def test_xor_private_peer_dropout_learns_only_up_to_the_private_ceiling(tmp_path):
+    # The paper's ablation of the rank mask: the same kind of mask, drawn privately. Seeing
+    # or not seeing the peer is a private coin, so the best policy wins N!/N^N = 0.5 on
+    # xor:n=2,k=2 (where rank reaches >= 0.95 on the same budget, above, and no breaker 0).
+    s = _train(tmp_path, "do", algo="mappo", env="xor:n=2,k=2", breaker="dropout", steps="3000")
+    assert 0.3 <= min(_per_seed(s)) and max(_per_seed(s)) <= 0.6, s["seeds"]
+
+
 def test_role_game_without_a_breaker_stays_at_one_over_n(tmp_path):
     # identical agents with identical observations take the same role at every step: 1/N
     s = _train(

@@ -11,13 +11,8 @@ import pytest
 
 from diamond_marl.algos import checkpoint
 from diamond_marl.algos.config import resolve
-from diamond_marl.algos.runner import (
-    TrainingDiverged,
-    build_program,
-    evaluate_run,
-    load_act_params,
-    train,
-)
+from diamond_marl.algos.runner import TrainingDiverged, build_program, train
+from diamond_marl.algos.saved_run import evaluate_run, load_act_params
 from diamond_marl.cli import main
 from diamond_marl.errors import ConfigError
 

@@ -13,9 +13,10 @@ import pytest
 
 from diamond_marl.algos.config import resolve
 from diamond_marl.algos.runner import train
+from diamond_marl.algos.saved_run import load_run
 from diamond_marl.analysis.adversarial import evaluate_attacks, parse_attack
 from diamond_marl.analysis.replay import replay
-from diamond_marl.analysis.rollout import Recorder, load_run
+from diamond_marl.analysis.rollout import Recorder
 from diamond_marl.cli import main
 from diamond_marl.errors import ConfigError
 

@@ -7,9 +7,10 @@ import numpy as np
 from diamond_marl.algos import checkpoint
 from diamond_marl.algos.config import resolve, to_dict
 from diamond_marl.algos.runner import build_program
+from diamond_marl.algos.saved_run import load_run
 from diamond_marl.algos.store import RunStore
 from diamond_marl.analysis.adversarial import evaluate_attacks
-from diamond_marl.analysis.rollout import Recorder, Tamper, load_run
+from diamond_marl.analysis.rollout import Recorder, Tamper
 
 
 def test_noise_gain_one_is_honest_and_larger_gain_changes_agent_zero(tmp_path):

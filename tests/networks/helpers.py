@@ -23,6 +23,7 @@ BREAKERS_PARAMS = {
     "rank": "noise",
     "noise+rank": "noise",
     "dice": "noise",
+    "dropout": "noise",
 }
 
 

@@ -17,7 +17,7 @@ from diamond_marl.networks import (
     NetworkConfig,
     QMix,
     StateCritic,
-    dice,
+    draws,
     make_breaker,
     rank_visible,
 )
@@ -56,7 +56,7 @@ def test_draws_from_the_key_give_the_same_mask(ranked):
     """Without fixed draws, agent i's r_i comes from its own stream of ``fold_in(key, i)``."""
     key = jax.random.key(5)
     obs = make_obs()
-    rank = dice.uniform(dice.stream(dice.agent_keys(dice.env_keys(key, (2,)), N), dice.RANK))
+    rank = draws.uniform(draws.stream(draws.agent_keys(draws.env_keys(key, (2,)), N), draws.RANK))
     assert rank.shape == (2, N)
     drawn = jitted(build("rank"), "train")(tiny_params(), obs, key, 0)
     fixed = ranked(tiny_params(), obs, rank)

@@ -3,8 +3,9 @@
 
 An algorithm is four pure functions, all for ONE seed (the runner vmaps them over seeds):
 ``init(key) -> state``, ``update(state, _) -> (state, metrics)`` (one update, scanned into
-chunks by the runner), ``act(act_params, ts, step_key, episode_key) -> actions`` (execution
-mode, one environment) and ``act_params(state)`` (what ``act`` needs from the state).
+chunks by the runner), ``act(act_params, ts, step_key, episode_key, execution) -> actions``
+(execution mode, one environment) and ``act_params(state)`` (what ``act`` needs from the
+state), plus its ``actor`` (``networks.acting.Actor``), through which all of them act.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ import jax.numpy as jnp
 from diamond_marl.algos.config import TrainConfig
 from diamond_marl.envs import make
 from diamond_marl.envs.base import Env
+from diamond_marl.envs.types import TimeStep
 from diamond_marl.envs.wrappers import wrap_for_training
-from diamond_marl.errors import ConfigError
-from diamond_marl.networks.acting import own_execution
-from diamond_marl.networks.breakers import AgentIdConfig, BreakerConfig, make_breaker
+from diamond_marl.networks.acting import Actor, own_execution
+from diamond_marl.networks.breakers import BreakerConfig, config_class, make_breaker
+from diamond_marl.networks.inputs import from_timestep
 from diamond_marl.networks.network import NetworkConfig
 from diamond_marl.networks.schedules import action_diversity, adapt_sigma
 
@@ -35,9 +37,30 @@ FALLBACK_STEPS = 200_000
 class Algorithm(NamedTuple):
     init: Callable[[chex.PRNGKey], Any]
     update: Callable[[Any, Any], tuple[Any, dict]]
-    act: Callable[[Any, Any, chex.PRNGKey, chex.PRNGKey], chex.Array]
+    act: Callable[..., chex.Array]
     act_params: Callable[[Any], Any]
     env_steps_per_update: int
+    actor: Actor
+
+
+def eval_act(actor: Actor) -> Callable[..., chex.Array]:
+    """``act(act_params, ts, step_key, episode_key, execution="greedy") -> (N,)`` actions for
+    one environment in execution mode; ``act_params = (params, env_steps, noise_scale)``."""
+
+    def act(
+        act_params: Any,
+        ts: TimeStep,
+        step_key: chex.PRNGKey,
+        episode_key: chex.PRNGKey,
+        execution: str = "greedy",
+    ) -> chex.Array:
+        params, env_steps, noise_scale = act_params
+        obs = from_timestep(ts)
+        return actor(
+            params, obs, episode_key, step_key, env_steps, noise_scale, "eval", execution=execution
+        ).action
+
+    return act
 
 
 @dataclasses.dataclass
@@ -124,17 +147,11 @@ def build_setup(cfg: TrainConfig) -> TrainSetup:
     per_chunk = max(1, min(updates, eval_interval // per_update))
     chunks = max(math.ceil(updates / per_chunk), cfg.chunks)
     per_chunk = max(1, math.ceil(updates / chunks))
-    args = dict(cfg.breaker_args)
-    if cfg.breaker in ("noise", "noise+rank") and "horizon" not in args:
-        args["horizon"] = per_chunk * chunks * per_update  # anneal over the whole run
-    if cfg.breaker == "agent_id" and "max_agents" not in args:
-        args["max_agents"] = env.spec.num_agents
+    args = config_class(cfg.breaker).run_options(
+        dict(cfg.breaker_args), per_chunk * chunks * per_update, env.spec.num_agents
+    )
     breaker = make_breaker(cfg.breaker, **args)
-    if isinstance(breaker, AgentIdConfig) and breaker.max_agents < env.spec.num_agents:
-        raise ConfigError(
-            f"breaker agent_id with max_agents={breaker.max_agents} cannot run "
-            f"{env.spec.name} with {env.spec.num_agents} agents"
-        )
+    breaker.check_team(env.spec.num_agents, env.spec.name)
     return TrainSetup(
         config=cfg,
         env=env,
@@ -158,7 +175,7 @@ def start_envs(setup: TrainSetup, key: chex.PRNGKey) -> dict[str, Any]:
         "episode_keys": jax.random.split(ep_key, b),  # (B, 2)
         "update": jnp.zeros((), jnp.int32),
         "env_steps": jnp.zeros((), jnp.int32),
-        "noise_scale": jnp.asarray(getattr(setup.breaker, "start", 1.0), jnp.float32),
+        "noise_scale": jnp.asarray(setup.breaker.initial_noise_scale, jnp.float32),
     }
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import chex
 import jax
@@ -39,44 +39,63 @@ def make_evaluate_all(env: Env, act: Act, episodes: int) -> Callable[[Any, chex.
     return evaluate
 
 
+class Episode(NamedTuple):
+    """One environment's first episode as it runs: its state and, once it ends, its totals."""
+
+    state: Any  # the EpisodeMetrics state; frozen once the episode has finished
+    ts: TimeStep
+    finished: chex.Array  # () bool
+    ret: chex.Array  # () the episode's return, set when it ends
+    won: chex.Array  # () won / success, set when it ends
+    length: chex.Array  # () steps, set when it ends
+
+
+def start_episode(wrapped: EpisodeMetrics, reset_key: chex.PRNGKey) -> Episode:
+    """Reset one environment (wrapped in ``EpisodeMetrics``, no auto-reset)."""
+    state, ts = wrapped.reset(reset_key)
+    zero = jnp.zeros(())
+    return Episode(state, ts, jnp.zeros((), bool), zero, zero, zero)
+
+
+def advance(wrapped: EpisodeMetrics, ep: Episode, action: chex.Array) -> tuple[Episode, TimeStep]:
+    """One step of one environment; a finished one keeps its last state (its steps are
+    ignored). Also returns the step's own timestep (its reward, before freezing)."""
+    new_state, new_ts = wrapped.step(ep.state, action)
+    ends = new_ts.done & ~ep.finished
+    extras = new_ts.extras
+    ret = jnp.where(ends, extras["episode_return"], ep.ret)
+    won = jnp.where(ends, extras["won"], ep.won)
+    length = jnp.where(ends, extras["episode_length"], ep.length)
+    keep = lambda new, old: jnp.where(ep.finished, old, new)  # noqa: E731
+    state = jax.tree.map(keep, new_state, ep.state)
+    ts = jax.tree.map(keep, new_ts, ep.ts)
+    return Episode(state, ts, ep.finished | ends, ret, won, length), new_ts
+
+
 def make_evaluate(env: Env, act: Act, episodes: int) -> Callable[[Any, chex.PRNGKey], dict]:
     """Build ``evaluate(params, key) -> {"return", "won", "length"}`` (means over episodes)
     for one execution (``act`` takes four arguments here)."""
     wrapped = EpisodeMetrics(env)  # no auto-reset: an environment stops at its first episode
     horizon = env.spec.max_steps
+    step_all = jax.vmap(lambda ep, action: advance(wrapped, ep, action)[0])
 
     def evaluate(params: Any, key: chex.PRNGKey) -> dict[str, chex.Array]:
         reset_key, episode_key, run_key = jax.random.split(key, 3)
-        state, ts = jax.vmap(wrapped.reset)(jax.random.split(reset_key, episodes))
+        start = jax.vmap(lambda k: start_episode(wrapped, k))
+        init = start(jax.random.split(reset_key, episodes))
         episode_keys = jax.random.split(episode_key, episodes)
-        zeros = jnp.zeros((episodes,))
-        init = (state, ts, jnp.zeros((episodes,), bool), zeros, zeros, zeros)
 
-        def body(carry, step_key):
-            state, ts, finished, ret, won, length = carry
+        def body(ep: Episode, step_key):
             keys = jax.random.split(step_key, episodes)
-            actions = jax.vmap(act, in_axes=(None, 0, 0, 0))(params, ts, keys, episode_keys)
-            new_state, new_ts = jax.vmap(wrapped.step)(state, actions)
-            ends = new_ts.done & ~finished
-            ret = jnp.where(ends, new_ts.extras["episode_return"], ret)
-            won = jnp.where(ends, new_ts.extras["won"], won)
-            length = jnp.where(ends, new_ts.extras["episode_length"], length)
-            # finished environments keep their last state (their steps are ignored)
-            keep = lambda new, old: jnp.where(  # noqa: E731
-                finished.reshape((-1,) + (1,) * (new.ndim - 1)), old, new
-            )
-            state = jax.tree.map(keep, new_state, state)
-            ts = jax.tree.map(keep, new_ts, ts)
-            return (state, ts, finished | ends, ret, won, length), None
+            actions = jax.vmap(act, in_axes=(None, 0, 0, 0))(params, ep.ts, keys, episode_keys)
+            return step_all(ep, actions), None
 
-        (_, _, finished, ret, won, length), _ = jax.lax.scan(
-            body, init, jax.random.split(run_key, horizon)
-        )
+        ep, _ = jax.lax.scan(body, init, jax.random.split(run_key, horizon))
         return {
-            "return": ret.mean(),
-            "won": won.mean(),
-            "length": length.mean(),
-            "finished": finished.mean(),
+            "return": ep.ret.mean(),
+            "won": ep.won.mean(),
+            "length": ep.length.mean(),
+            "finished": ep.finished.mean(),
         }
 
     return evaluate

@@ -23,13 +23,13 @@ from diamond_marl.algos.common import (
     Algorithm,
     TrainSetup,
     episode_key_update,
+    eval_act,
     network_config,
     start_envs,
 )
 from diamond_marl.algos.returns import gae
 from diamond_marl.envs.types import TimeStep
-from diamond_marl.networks.acting import select_actions
-from diamond_marl.networks.breakers import breaker_key
+from diamond_marl.networks.acting import Actor
 from diamond_marl.networks.critics import make_critic
 from diamond_marl.networks.inputs import from_timestep
 from diamond_marl.networks.network import make_network
@@ -84,9 +84,10 @@ def make_ppo(setup: TrainSetup) -> Algorithm:
     b, t = cfg.num_envs, pc.rollout_len
     centralised = cfg.algo == "mappo"
     actor = make_network(spec, breaker, network_config(cfg, ("policy",)))
+    acting = Actor(actor)
     critic_cfg = network_config(cfg, ("value",), value_hidden=cfg.net.critic_hidden)
     critic = make_critic("state" if centralised else "entity", critic_cfg)
-    adaptive = getattr(breaker, "schedule", None) == "adaptive"
+    adaptive = breaker.adaptive
     total_updates = setup.updates_total
     lr = (
         optax.linear_schedule(cfg.lr, 0.0, total_updates * pc.epochs * pc.minibatches)
@@ -125,25 +126,30 @@ def make_ppo(setup: TrainSetup) -> Algorithm:
     def rollout(state: PPOState) -> tuple[PPOState, Transition, dict]:
         def step(carry, step_key):
             env_state, ts, episode_keys = carry
-            net_key = breaker_key(breaker, episode_keys, jax.random.split(step_key, b))
-            out = policy(state.params, ts, net_key, state.env_steps, state.noise_scale)
-            act_key = jax.random.fold_in(step_key, 1)
-            action = select_actions(act_key, out.logits, breaker, "train")  # (B, N)
-            log_prob = jnp.take_along_axis(jax.nn.log_softmax(out.logits), action[..., None], -1)[
-                ..., 0
-            ]
+            acted = acting(
+                state.params["actor"],
+                from_timestep(ts),
+                episode_keys,
+                step_key,
+                state.env_steps,
+                state.noise_scale,
+                "train",
+            )
+            action, logits = acted.action, acted.scores  # (B, N), (B, N, A)
+            logp_all = jax.nn.log_softmax(logits)  # (B, N, A)
+            log_prob = jnp.take_along_axis(logp_all, action[..., None], -1)[..., 0]
             env_state, next_ts = jax.vmap(setup.train_env.step)(env_state, action)
             episode_keys = episode_key_update(episode_keys, next_ts.done, step_key)
             tr = Transition(
                 ts,
-                net_key,
+                acted.net_key,
                 action,
                 log_prob,
                 values(state.params, ts),
                 next_ts.reward,
                 next_ts.done,
             )
-            probs = jax.nn.softmax(out.logits)
+            probs = jax.nn.softmax(logits)
             return (env_state, next_ts, episode_keys), (tr, next_ts.extras, probs)
 
         key, roll_key = jax.random.split(state.key)
@@ -239,30 +245,14 @@ def make_ppo(setup: TrainSetup) -> Algorithm:
         metrics |= {"diversity": diversity, "noise_scale": noise_scale, "sigma": sigma}
         return state, metrics
 
-    def act(
-        act_params: Any,
-        ts: TimeStep,
-        step_key: chex.PRNGKey,
-        episode_key: chex.PRNGKey,
-        execution: str = "greedy",
-    ) -> chex.Array:
-        """Execution mode for one environment: (N,) actions, ``greedy`` or ``sampled``."""
-        params, env_steps, noise_scale = act_params
-        net_key = breaker_key(breaker, episode_key, step_key)
-        out = actor.apply(
-            params,
-            from_timestep(ts),
-            net_key,
-            env_steps,
-            "eval",
-            noise_scale=noise_scale if adaptive else None,
-        )
-        act_key = jax.random.fold_in(step_key, 1)
-        return select_actions(act_key, out.logits, breaker, "eval", execution=execution)
-
     def act_params(state: PPOState) -> Any:
         return (state.params["actor"], state.env_steps, state.noise_scale)
 
     return Algorithm(
-        init=init, update=update, act=act, act_params=act_params, env_steps_per_update=t * b
+        init=init,
+        update=update,
+        act=eval_act(acting),
+        act_params=act_params,
+        env_steps_per_update=t * b,
+        actor=acting,
     )

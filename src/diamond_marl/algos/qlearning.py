@@ -24,14 +24,14 @@ from diamond_marl.algos.common import (
     Algorithm,
     TrainSetup,
     episode_key_update,
+    eval_act,
     network_config,
     segment_len,
     start_envs,
 )
 from diamond_marl.algos.returns import td_lambda
 from diamond_marl.envs.types import TimeStep
-from diamond_marl.networks.acting import select_actions
-from diamond_marl.networks.breakers import breaker_key
+from diamond_marl.networks.acting import Actor
 from diamond_marl.networks.heads import mask_logits
 from diamond_marl.networks.inputs import AgentObs, from_timestep
 from diamond_marl.networks.mixers import make_mixer
@@ -79,7 +79,8 @@ def make_q_learning(setup: TrainSetup) -> Algorithm:
     qc = cfg.q
     b, seg = cfg.num_envs, segment_len(cfg, setup.env)
     net, mixer = make_q_modules(setup)
-    adaptive = getattr(breaker, "schedule", None) == "adaptive"
+    acting = Actor(net, epsilon_final=qc.eps_finish)
+    adaptive = breaker.adaptive
     tx = optax.chain(optax.clip_by_global_norm(qc.max_grad_norm), optax.adam(cfg.lr, eps=1e-5))
 
     def q_values(params, obs: AgentObs, net_key, step, noise_scale, mode="train"):
@@ -126,21 +127,20 @@ def make_q_learning(setup: TrainSetup) -> Algorithm:
 
         def step(carry, step_key):
             env_state, ts, episode_keys = carry
-            net_key = breaker_key(breaker, episode_keys, jax.random.split(step_key, b))
-            q = q_values(
-                state.params, from_timestep(ts), net_key, state.env_steps, state.noise_scale
-            )
-            action = select_actions(
-                jax.random.fold_in(step_key, 1),
-                q,
-                breaker,
+            acted = acting(
+                state.params["agent"],
+                from_timestep(ts),
+                episode_keys,
+                step_key,
+                state.env_steps,
+                state.noise_scale,
                 "train",
-                action_mask=ts.action_mask,
                 epsilon=eps,
-            )  # (B, N)
+            )
+            action, net_key = acted.action, acted.net_key  # (B, N), (B, 2)
             env_state, next_ts = jax.vmap(setup.train_env.step)(env_state, action)
             episode_keys = episode_key_update(episode_keys, next_ts.done, step_key)
-            greedy = jnp.argmax(mask_logits(q, ts.action_mask), -1)
+            greedy = jnp.argmax(acted.scores, -1)  # (B, N) over the available actions
             out = (from_timestep(ts), ts.state, net_key, action, next_ts.reward, next_ts.done)
             return (env_state, next_ts, episode_keys), (out, next_ts.extras, greedy)
 
@@ -149,7 +149,7 @@ def make_q_learning(setup: TrainSetup) -> Algorithm:
             step, (state.env_state, state.ts, state.episode_keys), jax.random.split(roll_key, seg)
         )
         obs, st, net_key, action, reward, done = seq  # time-major (L, B, ...)
-        last_net_key = breaker_key(breaker, episode_keys, jax.random.split(last_key, b))
+        last_net_key = acting.net_key(episode_keys, last_key, b)
         append = lambda xs, x: jnp.concatenate([xs, x[None]], 0)  # noqa: E731
         window = Window(
             obs=jax.tree.map(append, obs, from_timestep(ts)),
@@ -251,31 +251,14 @@ def make_q_learning(setup: TrainSetup) -> Algorithm:
         }
         return state, metrics
 
-    def act(
-        act_params: Any,
-        ts: TimeStep,
-        step_key: chex.PRNGKey,
-        episode_key: chex.PRNGKey,
-        execution: str = "greedy",
-    ) -> chex.Array:
-        """Execution mode for one environment: greedy over masked Q, or ``sampled``:
-        epsilon-greedy at the final exploration rate ``q.eps_finish``."""
-        params, env_steps, noise_scale = act_params
-        net_key = breaker_key(breaker, episode_key, step_key)
-        q = q_values({"agent": params}, from_timestep(ts), net_key, env_steps, noise_scale, "eval")
-        return select_actions(
-            jax.random.fold_in(step_key, 1),
-            q,
-            breaker,
-            "eval",
-            action_mask=ts.action_mask,
-            epsilon=qc.eps_finish,
-            execution=execution,
-        )
-
     def act_params(state: QState) -> Any:
         return (state.params["agent"], state.env_steps, state.noise_scale)
 
     return Algorithm(
-        init=init, update=update, act=act, act_params=act_params, env_steps_per_update=seg * b
+        init=init,
+        update=update,
+        act=eval_act(acting),
+        act_params=act_params,
+        env_steps_per_update=seg * b,
+        actor=acting,
     )

@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import flax.errors
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -32,7 +31,7 @@ from diamond_marl.env_names import file_safe
 from diamond_marl.errors import ConfigError
 
 FINAL_EVAL_FACTOR = 10
-_EVAL_STREAM = 0x5EED
+EVAL_STREAM = 0x5EED
 
 
 class TrainingDiverged(RuntimeError):
@@ -85,13 +84,13 @@ class Program:
             ev = make_evaluate_all(self.setup.env, self.algo.act, episodes)
             self._evals[episodes] = jax.jit(jax.vmap(ev))
         keys = jax.vmap(
-            lambda k: jax.random.fold_in(jax.random.fold_in(k, _EVAL_STREAM), chunk_index)
+            lambda k: jax.random.fold_in(jax.random.fold_in(k, EVAL_STREAM), chunk_index)
         )(self.seed_keys)
         params = jax.vmap(self.algo.act_params)(state)
-        return _to_numpy(self._evals[episodes](params, keys))
+        return to_numpy(self._evals[episodes](params, keys))
 
 
-def _to_numpy(evals: dict[str, dict[str, Any]]) -> dict[str, dict[str, np.ndarray]]:
+def to_numpy(evals: dict[str, dict[str, Any]]) -> dict[str, dict[str, np.ndarray]]:
     return {ex: {k: np.asarray(v) for k, v in out.items()} for ex, out in evals.items()}
 
 
@@ -299,62 +298,3 @@ def _progress(enabled: bool, setup: TrainSetup, start_chunk: int):
         desc=f"{cfg.algo} {cfg.env} {cfg.breaker} x{cfg.seeds}",
         dynamic_ncols=True,
     )
-
-
-def load_act_params(program: Program, ckpt_dir: Path) -> tuple[Any, dict[str, Any]]:
-    """What acting needs, stacked over seeds, and the checkpoint's meta: from a finished run's
-    ``policy`` checkpoint, else from the latest training state (an unfinished run)."""
-    # the checkpoints need the structures only: tracing init is cheaper than running it
-    state = jax.eval_shape(program.init, program.seed_keys)
-    act_params = jax.vmap(program.algo.act_params)
-    if checkpoint.has_policy(ckpt_dir):
-        return checkpoint.load(ckpt_dir, jax.eval_shape(act_params, state), checkpoint.POLICY)
-    state, meta = checkpoint.load(ckpt_dir, state)
-    return act_params(state), meta
-
-
-def evaluate_run(run_dir: str | Path, env: str | None = None, episodes: int | None = None) -> dict:
-    """Re-evaluate a run's policy, optionally on another environment or team size.
-
-    Writes ``RUN_DIR/eval/<env>.json`` with the keys of ``summary.json`` and returns it.
-    """
-    run_dir = Path(run_dir)
-    if not (run_dir / "config.yaml").exists():
-        raise ConfigError(f"{run_dir} is not a run directory (no config.yaml)")
-    if not checkpoint.exists(run_dir / "checkpoints"):
-        raise ConfigError(f"{run_dir} has no checkpoint yet")
-    if episodes is not None and episodes < 1:
-        raise ConfigError(f"episodes={episodes} must be >= 1")
-    cfg = from_dict(RunStore(run_dir, {}).read_config())
-    program = build_program(cfg)
-    act_params, meta = load_act_params(program, run_dir / "checkpoints")
-    target = program
-    if env is not None and env != cfg.env:
-        other = dataclasses.replace(cfg, env=env)
-        setup = dataclasses.replace(build_setup(other), breaker=program.setup.breaker)
-        trained, wanted = program.setup.env.spec, setup.env.spec
-        if trained.entity_dim != wanted.entity_dim:
-            raise ConfigError(
-                f"the policy trained on {trained.name} reads {trained.entity_dim} features per "
-                f"entity token; {wanted.name} has {wanted.entity_dim}: it cannot run there"
-            )
-        target = Program(setup, make_algorithm(setup), program.seed_keys)
-    episodes = episodes or cfg.eval_episodes * FINAL_EVAL_FACTOR
-    ev = jax.jit(jax.vmap(make_evaluate_all(target.setup.env, target.algo.act, episodes)))
-    keys = jax.vmap(lambda k: jax.random.fold_in(k, _EVAL_STREAM + 1))(program.seed_keys)
-    try:
-        evals = _to_numpy(ev(act_params, keys))
-    except (TypeError, ValueError, flax.errors.FlaxError) as err:
-        raise ConfigError(
-            f"the policy trained on {cfg.env} cannot run on {target.setup.env.spec.name}: {err}"
-        ) from None
-    summary = summarize(
-        evals, cfg, target.setup.env.spec, meta["env_steps"], 0.0, program.execution
-    )
-    summary["trained_on"] = cfg.env
-    del summary["wall_s"]
-    name = file_safe(target.setup.env.spec.name)
-    from diamond_marl.atomic import atomic_write_json
-
-    atomic_write_json(run_dir / "eval" / f"{name}.json", summary)
-    return summary

@@ -25,17 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from diamond_marl.analysis.rollout import (
-    LoadedRun,
-    Recorder,
-    Tamper,
-    load_run,
-    noise_at_eval,
-    rank_at_eval,
-)
+from diamond_marl.algos.saved_run import LoadedRun, load_run
+from diamond_marl.analysis.rollout import Recorder, Tamper
 from diamond_marl.analysis.summary import ATTACK_KINDS, DEFAULT_ATTACKS, parse_attack_spec
 from diamond_marl.errors import ConfigError
-from diamond_marl.networks.breakers import NoiseConfig, RankConfig
+from diamond_marl.networks.breakers import BreakerConfig
 
 KINDS = ATTACK_KINDS
 
@@ -57,14 +51,14 @@ class Attack:
             return Tamper(rank0=0.0)
         return Tamper(random_prob=self.strength)
 
-    def not_applicable(self, breaker: Any) -> str | None:
+    def not_applicable(self, breaker: BreakerConfig) -> str | None:
         """Why this attack cannot act on ``breaker`` (None when it can)."""
-        if self.kind == "noise" and not isinstance(breaker, NoiseConfig):
+        if self.kind == "noise" and not breaker.has_logit_noise:
             return f"breaker {breaker.name} has no logit noise"
         if self.kind.startswith("rank"):
-            if not isinstance(breaker, RankConfig):
+            if not breaker.broadcasts_rank:
                 return f"breaker {breaker.name} broadcasts no rank"
-            if not rank_at_eval(breaker):
+            if not breaker.rank_at_eval:
                 return "ranks are not drawn at evaluation (eval_rank=false)"
         return None
 
@@ -119,7 +113,7 @@ def evaluate_attacks(
         reason = attack.not_applicable(breaker)
         row: dict[str, Any] = {"attack": attack.name, "applies": reason is None, "reason": reason}
         if reason is None:
-            force = attack.kind == "noise" and not noise_at_eval(breaker)
+            force = attack.kind == "noise" and not breaker.noise_at_eval
             rows = _scores(recorder.record(keys, attack.tamper(), force_noise=force))
             row["per_seed"] = [
                 {**r, "drop_return": h["return"] - r["return"], "drop_won": h["won"] - r["won"]}

@@ -20,10 +20,11 @@ from typing import Any
 
 import numpy as np
 
+from diamond_marl.algos.saved_run import load_run
 from diamond_marl.analysis import plots
 from diamond_marl.analysis.adversarial import DEFAULT_ATTACKS, attack_table, evaluate_attacks
 from diamond_marl.analysis.render import action_labels, can_render, frame_strip
-from diamond_marl.analysis.rollout import Recorder, load_run
+from diamond_marl.analysis.rollout import Recorder
 from diamond_marl.atomic import atomic_write_json, atomic_write_text
 from diamond_marl.errors import ConfigError
 

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from diamond_marl.algos.saved_run import LoadedRun, load_run
 from diamond_marl.analysis import plots
 from diamond_marl.analysis.render import action_labels
-from diamond_marl.analysis.rollout import LoadedRun, Recorder, load_run
+from diamond_marl.analysis.rollout import Recorder
 from diamond_marl.env_names import file_safe
 from diamond_marl.errors import ConfigError
 

@@ -1,6 +1,6 @@
 """Transfer evaluation: a policy trained on one environment or team size, run on others.
 
-Reuses ``runner.evaluate_run`` (which writes ``RUN_DIR/eval/<env>.json``) for each target.
+Reuses ``saved_run.evaluate_run`` (which writes ``RUN_DIR/eval/<env>.json``) for each target.
 Entity tokens do not depend on the team size, so diagnostic games transfer across N, RWARE
 across robot counts and layouts, SMAX across maps with the same unit features. A target the
 policy cannot run on (agent-ID inputs for a larger team, another token width) is reported as
@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from diamond_marl.algos.runner import evaluate_run
+from diamond_marl.algos.saved_run import evaluate_run
 from diamond_marl.env_names import SUCCESS_METRICS
 from diamond_marl.envs import make
 from diamond_marl.errors import ConfigError

@@ -7,7 +7,7 @@ each training run gets a fresh JAX and the launcher itself never imports JAX. A 
    checkpoint is there from an interrupted attempt it resumes it, and if ``summary.json`` is
    there the training is done and only the evaluations below are redone;
 2. evaluates the trained policy zero-shot on each transfer environment
-   (``runner.evaluate_run``); an environment the policy cannot run on (another entity width,
+   (``saved_run.evaluate_run``); an environment the policy cannot run on (another entity width,
    agent IDs beyond the trained team size) is recorded as ``{"env": ..., "error": ...}``;
 3. if the cell asks for it (``analyze`` in the suite), runs the role analysis
    (``analysis.analyze.analyze``: ``RUN_DIR/analysis/``) and records a compact summary
@@ -92,7 +92,7 @@ def _clear_partial(run_dir: Path) -> None:
 
 
 def _transfer(run_dir: Path, env: str) -> dict[str, Any]:
-    from diamond_marl.algos.runner import evaluate_run
+    from diamond_marl.algos.saved_run import evaluate_run
 
     print(f"zero-shot evaluation on {env}", flush=True)
     try:

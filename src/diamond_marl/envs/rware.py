@@ -14,10 +14,9 @@ row x 3 shelf columns (11 x 10 grid), ``small`` 2 x 3 (20 x 10), ``medium`` 2 x 
   ends the episode;
 - ``success=K``: deliveries a team needs for a successful episode (default N).
 
-Example: ``rware:tiny-4ag``, ``rware:large-8ag,collisions=terminate``, ``rware:small-2ag-easy``.
-Names print a parameter only when it differs from its default, so ``spec.name`` of the
-original game is the bare name and Jumanji's says ``collisions=terminate``. docs/rware.md lists
-the rules of each mode and every remaining difference from the original (observation, RNG).
+Example: ``rware:tiny-4ag``, ``rware:large-8ag,collisions=terminate``. Names print a
+parameter only when it differs from its default (so Jumanji's game says
+``collisions=terminate``); docs/rware.md lists each mode's rules and differences.
 
 Randomness lives in Jumanji's state (its ``key``), so ``step`` takes no key. Actions:
 0 noop, 1 forward, 2 turn left, 3 turn right, 4 toggle load (Jumanji's order, the original's).

@@ -1,16 +1,18 @@
 """Networks: entity-attention agent networks with symmetry breakers, critics and mixers.
 
 Start at ``network`` (``make_network``, ``AgentNetwork.apply``), ``breakers``
-(``make_breaker``) and ``acting`` (``select_actions``); docs/breakers.md explains each
-breaker and when to use it.
+(``make_breaker``; one module per breaker: ``rank_mask`` holds the paper's form,
+``logit_noise`` the write-up's) and ``acting`` (``Actor``, through which every algorithm
+acts, and ``select_actions``); docs/breakers.md explains each breaker and when to use it.
 """
 
-from diamond_marl.networks.acting import select_actions
+from diamond_marl.networks.acting import Actor, select_actions
 from diamond_marl.networks.breakers import (
     BREAKERS,
     AgentIdConfig,
     BreakerConfig,
     DiceConfig,
+    DropoutConfig,
     NoiseConfig,
     NoiseRankConfig,
     NoneConfig,
@@ -21,8 +23,9 @@ from diamond_marl.networks.breakers import (
     make_breaker,
     parse_breaker,
 )
+from diamond_marl.networks.breakers.rank_mask import rank_visible
 from diamond_marl.networks.critics import EntityCritic, StateCritic, make_critic
-from diamond_marl.networks.dice import Draws, rank_visible
+from diamond_marl.networks.draws import Draws
 from diamond_marl.networks.heads import mask_logits
 from diamond_marl.networks.inputs import AgentObs, from_timestep
 from diamond_marl.networks.mixers import MIXERS, VDN, QMix, make_mixer
@@ -37,6 +40,7 @@ from diamond_marl.networks.schedules import action_diversity, adapt_sigma, sched
 
 __all__ = [
     "BREAKERS",
+    "Actor",
     "MIXERS",
     "AgentIdConfig",
     "AgentNetwork",
@@ -44,6 +48,7 @@ __all__ = [
     "BreakerConfig",
     "DiceConfig",
     "Draws",
+    "DropoutConfig",
     "EntityCritic",
     "NetOut",
     "NetworkConfig",

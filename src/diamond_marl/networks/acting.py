@@ -1,4 +1,13 @@
-"""Turning scores into actions, with the breaker's execution-time rule.
+"""How agents act: one function for training, evaluation, analysis and replay.
+
+``Actor`` holds an agent network and turns its scores into actions; every caller acts
+through it (``Actor.__call__``): the algorithms' training rollouts (``mode="train"``, a batch
+of environments), evaluation and the runs' ``Algorithm.act`` (``mode="eval"``, one
+environment), and analysis, replay and the adversarial evaluation, which read what it
+returns besides the action: the scores, the network's own report of the breaker's draws, and
+optionally every layer's attention. Keys: the network gets the episode's key or the step's
+(``breaker_key``; with a batch of environments the step key is split over them), the action
+rule ``fold_in(step_key, 1)``.
 
 ``select_actions`` is the one place where the ``sampled`` breaker acts (its network is the
 plain ``none`` network): at evaluation it samples where every other breaker takes the
@@ -14,13 +23,19 @@ execution as a baseline) and ``greedy`` for every other one.
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any, NamedTuple
+
 import chex
 import jax
 import jax.numpy as jnp
 
 from diamond_marl.errors import allowed
-from diamond_marl.networks.breakers import BreakerConfig, SampledConfig
+from diamond_marl.networks.breakers import BreakerConfig, breaker_key
+from diamond_marl.networks.draws import Draws
 from diamond_marl.networks.heads import mask_logits
+from diamond_marl.networks.inputs import AgentObs
+from diamond_marl.networks.network import AgentNetwork, NetOut
 
 MODES = ("train", "eval")
 EXECUTIONS = ("greedy", "sampled")
@@ -29,11 +44,7 @@ EXECUTIONS = ("greedy", "sampled")
 def own_execution(breaker: BreakerConfig) -> str:
     """The execution a breaker is evaluated with in tables: ``sampled`` only for stochastic
     execution (the ``sampled`` breaker with ``eval_sample``), ``greedy`` otherwise."""
-    return "sampled" if isinstance(breaker, SampledConfig) and breaker.eval_sample else "greedy"
-
-
-def _temperature(breaker: BreakerConfig) -> float:
-    return breaker.temperature if isinstance(breaker, SampledConfig) else 1.0
+    return breaker.execution
 
 
 def sampled_probs(
@@ -43,7 +54,7 @@ def sampled_probs(
     ``(..., A)``: ``softmax(scores / temperature)``, or epsilon-greedy over the available
     actions (scores above the dtype's minimum) when ``epsilon`` is given."""
     if epsilon is None:
-        return jax.nn.softmax(scores / _temperature(breaker), axis=-1)
+        return jax.nn.softmax(scores / breaker.temperature, axis=-1)
     available = scores > jnp.finfo(scores.dtype).min  # (..., A)
     uniform = available / available.sum(-1, keepdims=True)  # (..., A)
     greedy = jax.nn.one_hot(jnp.argmax(scores, -1), scores.shape[-1])  # (..., A)
@@ -84,7 +95,7 @@ def select_actions(
         if execution == "greedy":
             return greedy
         if epsilon is None:
-            return jax.random.categorical(key, scores / _temperature(breaker)).astype(jnp.int32)
+            return jax.random.categorical(key, scores / breaker.temperature).astype(jnp.int32)
     elif epsilon is None:
         return jax.random.categorical(key, scores).astype(jnp.int32)
     explore_key, pick_key = jax.random.split(key)
@@ -93,3 +104,88 @@ def select_actions(
     random_action = jax.random.categorical(pick_key, uniform).astype(jnp.int32)  # (...)
     explore = jax.random.uniform(explore_key, greedy.shape) < epsilon  # (...)
     return jnp.where(explore, random_action, greedy)
+
+
+class Acted(NamedTuple):
+    """What ``Actor`` returns: the actions and everything behind them."""
+
+    action: chex.Array  # (..., N) int32
+    scores: chex.Array  # (..., N, A) masked policy logits or masked Q-values
+    out: NetOut  # the network's outputs; ``out.draws``: the breaker's draws per agent
+    net_key: chex.Array  # the key the network was given (stored by the algorithms)
+    attention: list[chex.Array] | None  # with ``attention=True``: each layer's weights
+
+
+@dataclasses.dataclass(frozen=True)
+class Actor:
+    """An agent network (policy or Q head) and the rule that turns its scores into actions.
+
+    ``epsilon_final``: Q-learning's exploration rate at the end of training
+    (``q.eps_finish``), which its ``sampled`` execution uses; None for a policy.
+    """
+
+    net: AgentNetwork
+    epsilon_final: float | None = None
+
+    @property
+    def breaker(self) -> BreakerConfig:
+        return self.net.breaker
+
+    @property
+    def is_policy(self) -> bool:
+        return "policy" in self.net.config.outputs
+
+    def net_key(self, episode_key: chex.PRNGKey, step_key: chex.PRNGKey, batch: int | None):
+        """The network's key: the episode's or the step's (split over ``batch`` envs)."""
+        step = step_key if batch is None else jax.random.split(step_key, batch)
+        return breaker_key(self.breaker, episode_key, step)
+
+    def __call__(
+        self,
+        params: Any,
+        obs: AgentObs,
+        episode_key: chex.PRNGKey,
+        step_key: chex.PRNGKey,
+        step: chex.Numeric,
+        noise_scale: chex.Numeric | None,
+        mode: str,
+        *,
+        epsilon: chex.Numeric | None = None,
+        execution: str | None = None,
+        draws: Draws | None = None,
+        attention: bool = False,
+    ) -> Acted:
+        """Act in ``mode`` on ``obs`` (one env ``(N, ...)`` or a batch ``(B, N, ...)`` with
+        ``episode_key`` ``(B, 2)``). Training: sample the policy, or epsilon-greedy over Q with
+        ``epsilon``. Evaluation: ``execution`` (None: the breaker's own), Q-learning sampling
+        at ``epsilon_final``. ``noise_scale`` is the algorithm's adaptive noise scale (read
+        only by an adaptive noise breaker); ``draws`` fixes draws (adversarial evaluation)."""
+        batch = obs.batch_shape[0] if obs.batch_shape else None
+        net_key = self.net_key(episode_key, step_key, batch)
+        args = (params, obs, net_key, step, mode)
+        scale = noise_scale if self.breaker.adaptive else None
+        layers = None
+        if attention:
+            out, layers = self.net.attention(*args, draws=draws, noise_scale=scale)
+        else:
+            out = self.net.apply(*args, draws=draws, noise_scale=scale)
+        scores = out.logits if self.is_policy else mask_logits(out.q, obs.action_mask)
+        if mode == "eval" and not self.is_policy:
+            epsilon = self.epsilon_final
+        act_key = jax.random.fold_in(step_key, 1)
+        action = select_actions(
+            act_key, scores, self.breaker, mode, epsilon=epsilon, execution=execution
+        )
+        return Acted(action, scores, out, net_key, layers)
+
+    def probs(self, scores: chex.Array, action: chex.Array, execution: str) -> chex.Array:
+        """The action distribution ``(..., N, A)`` of an evaluation in ``execution``: what is
+        sampled in ``sampled``; in ``greedy``, the policy's softmax (though it acts by
+        arg-max) or, for Q-learning, the one-hot of the action taken."""
+        if execution == "sampled":
+            return sampled_probs(
+                scores, self.breaker, None if self.is_policy else self.epsilon_final
+            )
+        if self.is_policy:
+            return jax.nn.softmax(scores, axis=-1)
+        return jax.nn.one_hot(action, scores.shape[-1])

@@ -18,6 +18,8 @@ Algorithm writers need four calls::
 - ``carry``: ``(..., N, D)`` GRU state if ``config.recurrent`` (``None`` = zeros); the new one
   is ``out.carry``. Zero it at episode starts with ``reset_carry``.
 - ``draws``: fix the rank draws or scale one agent's noise (adversarial evaluation, tests).
+  Whatever the breaker drew comes back per agent in ``out.draws`` (``rank``,
+  ``random_input``, ``noise_scale``, ``noise_rms``, ``dice_norm``, ``peers_seen``).
 - ``noise_scale``: the adaptive-mode scale kept by the algorithm (replaces the schedule).
 
 ``attention(...)`` takes the same arguments and also returns every layer's attention weights.
@@ -39,21 +41,12 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from diamond_marl.envs.types import EntityKind, EnvSpec
+from diamond_marl.envs.types import EnvSpec
 from diamond_marl.errors import ConfigError, allowed
-from diamond_marl.networks import dice
-from diamond_marl.networks.breakers import (
-    AgentIdConfig,
-    BreakerConfig,
-    DiceConfig,
-    NoiseConfig,
-    RandomInputConfig,
-    RankConfig,
-    as_breaker,
-)
+from diamond_marl.networks.breakers import BreakerConfig, DrawContext, NoiseConfig, as_breaker
+from diamond_marl.networks.draws import Draws, agent_keys, env_keys, typed_key
 from diamond_marl.networks.heads import ActionHead, ValueHead, mask_logits
-from diamond_marl.networks.inputs import AgentObs, append_self_features, append_token
-from diamond_marl.networks.schedules import schedule_value
+from diamond_marl.networks.inputs import AgentObs
 from diamond_marl.networks.torso import EntityTorso
 
 MODES = ("train", "eval")
@@ -103,6 +96,7 @@ class NetOut(NamedTuple):
     value: chex.Array | None  # (..., N) state value from the agent's own view
     carry: chex.Array | None  # (..., N, D) new GRU state, or None without GRU
     embedding: chex.Array  # (..., N, D) the agent's own vector fed to the heads
+    draws: dict[str, chex.Array] | None = None  # the breaker's draws per agent, (..., N) each
 
 
 class AgentModule(nn.Module):
@@ -161,7 +155,7 @@ class AgentNetwork:
 
     @property
     def noise(self) -> NoiseConfig | None:
-        return self.breaker if isinstance(self.breaker, NoiseConfig) else None
+        return self.breaker.attention_noise
 
     @property
     def module(self) -> AgentModule:
@@ -173,8 +167,8 @@ class AgentNetwork:
 
     def init(self, key: chex.PRNGKey, obs: AgentObs) -> dict[str, Any]:
         """Parameters for inputs shaped like ``obs`` (any N, E, batch dims)."""
-        params_key, draw_key = jax.random.split(dice.typed_key(key))
-        args = self._inputs(obs, draw_key, 0, "train", None, None, None)
+        params_key, draw_key = jax.random.split(typed_key(key))
+        args, _ = self._inputs(obs, draw_key, 0, "train", None, None, None)
         return self.module.init(params_key, **args)
 
     def initial_carry(self, obs: AgentObs) -> chex.Array | None:
@@ -193,8 +187,7 @@ class AgentNetwork:
         cfg = self.noise
         if cfg is None:
             return jnp.zeros((), jnp.float32)
-        if noise_scale is None:
-            noise_scale = schedule_value(cfg.schedule, cfg.start, cfg.end, cfg.horizon, step)
+        noise_scale = cfg.scale_at(step, noise_scale)
         leaves = [
             jnp.exp(leaf).mean()
             for path, leaf in jax.tree_util.tree_leaves_with_path(params)
@@ -211,12 +204,12 @@ class AgentNetwork:
         mode: str = "train",
         carry: chex.Array | None = None,
         *,
-        draws: dice.Draws | None = None,
+        draws: Draws | None = None,
         noise_scale: chex.Numeric | None = None,
     ) -> NetOut:
         """Run every agent's network; see the module docstring for the arguments."""
-        args = self._inputs(obs, key, step, mode, carry, draws, noise_scale)
-        return self.module.apply(params, **args)
+        args, drawn = self._inputs(obs, key, step, mode, carry, draws, noise_scale)
+        return self.module.apply(params, **args)._replace(draws=drawn)
 
     def attention(
         self,
@@ -227,13 +220,14 @@ class AgentNetwork:
         mode: str = "train",
         carry: chex.Array | None = None,
         *,
-        draws: dice.Draws | None = None,
+        draws: Draws | None = None,
         noise_scale: chex.Numeric | None = None,
     ) -> tuple[NetOut, list[chex.Array]]:
         """``apply`` plus each layer's attention weights ``(..., N, H, E, E)``, first to last
         (query token x key token, after the entity, rank and noise masks); for analysis."""
-        args = self._inputs(obs, key, step, mode, carry, draws, noise_scale)
+        args, drawn = self._inputs(obs, key, step, mode, carry, draws, noise_scale)
         out, state = self.module.apply(params, **args, mutable=["intermediates"])
+        out = out._replace(draws=drawn)
         torso = state["intermediates"]["torso"]
         layers = [torso[f"block{i}"]["attn"]["attention"][0] for i in range(self.config.blocks)]
         return out, layers
@@ -245,54 +239,33 @@ class AgentNetwork:
         step: chex.Numeric,
         mode: str,
         carry: chex.Array | None,
-        draws: dice.Draws | None,
+        fixed: Draws | None,
         noise_scale: chex.Numeric | None,
-    ) -> dict[str, Any]:
-        """Turn ``obs`` and the breaker's draws into the module's array arguments."""
+    ) -> tuple[dict[str, Any], dict[str, chex.Array]]:
+        """The module's array arguments, and the breaker's draws per agent ``(..., N)``.
+
+        The breaker's hooks add inputs, hide tokens and draw logit noise
+        (``breakers.base``); this method only runs them in order.
+        """
         if mode not in MODES:
             raise allowed(mode, "network mode", MODES)
         b, n = self.breaker, obs.num_agents
-        draws = draws or dice.Draws()
-        akeys = ekeys = None
+        ekeys = akeys = None
         if b.needs_key(mode) and key is not None:
-            ekeys = dice.env_keys(key, obs.batch_shape)  # (...)
-            akeys = dice.agent_keys(ekeys, n)  # (..., N)
-
-        def need_key(what: str) -> None:
-            if akeys is None:
-                raise ValueError(f"breaker {b.name!r} in mode {mode!r} needs a key ({what})")
-
+            ekeys = env_keys(key, obs.batch_shape)  # (...)
+            akeys = agent_keys(ekeys, n)  # (..., N)
+        ctx = DrawContext(
+            mode, ekeys, akeys, fixed or Draws(), step, noise_scale,
+            self.config.heads, self.config.blocks,
+        )  # fmt: skip
         obs = obs._replace(entities=obs.entities.astype(jnp.float32))
-        if b.needs_key(mode) and isinstance(b, (RandomInputConfig, DiceConfig)):
-            need_key("input draws")
-        obs = self._augment(obs, mode, ekeys, akeys)
-        e = obs.num_entities
-        key_mask = obs.entity_mask | (jnp.arange(e) == 0)  # (..., N, E), own token visible
-        if isinstance(b, RankConfig) and (mode == "train" or b.eval_rank):
-            rank = draws.rank
-            if rank is None:
-                need_key("rank draws")
-                rank = dice.uniform(dice.stream(akeys, dice.RANK))  # (..., N)
-            key_mask = key_mask & dice.rank_visible(rank, obs.entity_agent)  # (..., N, E)
-        if isinstance(b, RankConfig) and b.count_feature:
-            peers = key_mask & (obs.entity_kind == EntityKind.PEER)  # (..., N, E)
-            obs = append_self_features(obs, peers.sum(-1, keepdims=True))  # F + 1
-        eps = scale = None
-        cfg = self.noise
-        if cfg is not None and (mode == "train" or cfg.eval_noise):
-            need_key("logit noise")
-            shape = (self.config.heads, e, e)
-            if cfg.per_layer_dice:
-                shape = (self.config.blocks,) + shape
-            eps = dice.fast_normal(dice.stream(akeys, dice.NOISE), shape)  # (..., N, [L,] H, E, E)
-            if noise_scale is None:
-                noise_scale = schedule_value(cfg.schedule, cfg.start, cfg.end, cfg.horizon, step)
-            scale = jnp.broadcast_to(jnp.asarray(noise_scale, jnp.float32), akeys.shape)
-            if draws.noise_gain is not None:
-                scale = scale * draws.noise_gain  # (..., N)
+        obs = b.add_inputs(obs, ctx)
+        key_mask = obs.entity_mask | (jnp.arange(obs.num_entities) == 0)  # own token visible
+        obs, key_mask = b.restrict(obs, key_mask, ctx)  # (..., N, E)
+        eps, scale = b.logit_noise(ctx, obs.num_entities)
         if self.config.recurrent and carry is None:
             carry = self.initial_carry(obs)
-        return dict(
+        args = dict(
             entities=obs.entities,
             kinds=obs.entity_kind,
             key_mask=key_mask,
@@ -301,43 +274,7 @@ class AgentNetwork:
             scale=scale,
             carry=carry,
         )
-
-    def _augment(
-        self,
-        obs: AgentObs,
-        mode: str,
-        ekeys: chex.PRNGKey | None,
-        akeys: chex.PRNGKey | None,
-    ) -> AgentObs:
-        """Add the input-side breakers: agent id, random scalar, dice token."""
-        b, n = self.breaker, obs.num_agents
-        if isinstance(b, AgentIdConfig):
-            if n > b.max_agents:
-                raise ConfigError(
-                    f"agent_id breaker was built for at most max_agents={b.max_agents} agents, "
-                    f"got {n}; allowed: N <= {b.max_agents} (agent IDs fix the team size)"
-                )
-            onehot = jax.nn.one_hot(jnp.arange(n), b.max_agents)  # (N, M)
-            return append_self_features(
-                obs, jnp.broadcast_to(onehot, obs.batch_shape + onehot.shape)
-            )
-        if isinstance(b, RandomInputConfig):
-            if akeys is None:
-                r = jnp.full(obs.batch_shape + (n, 1), 0.5)  # (..., N, 1)
-            else:
-                r = dice.uniform(dice.stream(akeys, dice.RANDOM_INPUT), (1,))  # (..., N, 1)
-            return append_self_features(obs, r)
-        if isinstance(b, DiceConfig):
-            f = obs.entities.shape[-1]
-            if akeys is None:
-                token = jnp.zeros(obs.batch_shape + (n, f))  # (..., N, F)
-            elif b.shared:
-                shared = dice.normal(dice.stream(ekeys, dice.DICE), (f,))  # (..., F)
-                token = jnp.broadcast_to(shared[..., None, :], obs.batch_shape + (n, f))
-            else:
-                token = dice.normal(dice.stream(akeys, dice.DICE), (f,))  # (..., N, F)
-            return append_token(obs, b.scale * token, EntityKind.DICE)
-        return obs
+        return args, ctx.report
 
 
 def make_network(

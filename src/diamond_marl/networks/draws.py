@@ -3,8 +3,8 @@
 ``key`` given to the network is either one key (split over the leading batch dims by
 ``fold_in(key, flat_index)``) or an array of keys with exactly the batch shape (one per env,
 e.g. stored per episode). Agent i of an env uses ``fold_in(env_key, i)``, and each purpose
-its own stream of that, so the rank draw, the logit noise and the dice token never share
-bits. Shared (broadcast) draws come from the env key itself.
+its own stream of that, so the rank draw, the logit noise, the dice token and the dropout
+masks never share bits. Shared (broadcast) draws come from the env key itself.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 
 # One stream per purpose, folded into an agent's (or env's) key.
-RANK, NOISE, DICE, RANDOM_INPUT = 1, 2, 3, 4
+RANK, NOISE, DICE, RANDOM_INPUT, DROPOUT = 1, 2, 3, 4, 5
 
 
 class Draws(NamedTuple):
@@ -27,7 +27,7 @@ class Draws(NamedTuple):
     one agent's noise up; tests fix the draws to check equivariance.
     """
 
-    rank: chex.Array | None = None  # (..., N) broadcast U[0, 1) numbers of the rank form
+    rank: chex.Array | None = None  # (..., N) broadcast U[0, 1) rank draws; NaN: own draw
     noise_gain: chex.Array | None = None  # (..., N) multiplier on agent i's sigma (default 1)
 
 
@@ -115,19 +115,3 @@ def fast_normal(keys: chex.PRNGKey, shape: tuple[int, ...]) -> chex.Array:
 
     out = jax.vmap(one)(keys.reshape(-1))
     return out.reshape(keys.shape + shape)
-
-
-def rank_visible(rank: chex.Array, entity_agent: chex.Array) -> chex.Array:
-    """The rank form's mask: may agent i attend to token e? ``(..., N, E)`` bool.
-
-    ``rank (..., N)`` holds every agent's broadcast draw ``r``. Token e of agent i standing
-    for peer j (``entity_agent[i, e] = j``) is hidden when ``r_j < r_i``; tokens standing for
-    no agent (enemies, tasks, dice) and the agent's own token stay visible.
-    """
-    n = rank.shape[-1]
-    own = rank[..., :, None]  # (..., N, 1) r_i
-    peer_idx = jnp.clip(entity_agent, 0, n - 1)  # (..., N, E)
-    peer = jnp.take_along_axis(
-        jnp.broadcast_to(rank[..., None, :], rank.shape[:-1] + (n, n)), peer_idx, axis=-1
-    )  # (..., N, E) r_j of the agent each token stands for
-    return (entity_agent < 0) | (peer >= own)

@@ -1,0 +1,141 @@
+"""A run on disk, loaded again: its config, compiled program and policy, for re-evaluation
+(``evaluate_run``), analysis, replay and the adversarial evaluation.
+
+``load_run`` reads a finished run's ``policy`` checkpoint, or the latest training state of an
+unfinished one. ``LoadedRun.setup_for(env)`` runs the same policy on another map or team
+size, refusing one whose entity tokens it cannot read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import flax.errors
+import jax
+
+from diamond_marl.algos import checkpoint
+from diamond_marl.algos.common import TrainSetup, build_setup
+from diamond_marl.algos.config import TrainConfig, from_dict
+from diamond_marl.algos.evaluate import make_evaluate_all
+from diamond_marl.algos.runner import (
+    EVAL_STREAM,
+    FINAL_EVAL_FACTOR,
+    Program,
+    build_program,
+    make_algorithm,
+    summarize,
+    to_numpy,
+)
+from diamond_marl.algos.store import RunStore
+from diamond_marl.atomic import atomic_write_json
+from diamond_marl.env_names import file_safe
+from diamond_marl.errors import ConfigError
+
+
+def load_act_params(program: Program, ckpt_dir: Path) -> tuple[Any, dict[str, Any]]:
+    """What acting needs, stacked over seeds, and the checkpoint's meta: from a finished run's
+    ``policy`` checkpoint, else from the latest training state (an unfinished run)."""
+    # the checkpoints need the structures only: tracing init is cheaper than running it
+    state = jax.eval_shape(program.init, program.seed_keys)
+    act_params = jax.vmap(program.algo.act_params)
+    if checkpoint.has_policy(ckpt_dir):
+        return checkpoint.load(ckpt_dir, jax.eval_shape(act_params, state), checkpoint.POLICY)
+    state, meta = checkpoint.load(ckpt_dir, state)
+    return act_params(state), meta
+
+
+@dataclasses.dataclass
+class LoadedRun:
+    """A run's config, compiled program and latest checkpoint, ready for re-evaluation."""
+
+    run_dir: Path
+    config: TrainConfig
+    program: Program
+    meta: dict[str, Any]
+    act_params: Any  # what Algorithm.act needs, stacked over seeds
+
+    @property
+    def num_seeds(self) -> int:
+        return int(self.program.seed_keys.shape[0])
+
+    def seed_params(self, index: int) -> Any:
+        """``act_params`` of one seed (0-based index into the run's seeds)."""
+        _check_seed_index(index, self.num_seeds, self.run_dir)
+        return jax.tree.map(lambda x: x[index], self.act_params)
+
+    def setup_for(self, env: str | None = None) -> TrainSetup:
+        """The setup of the run's own environment, or of ``env`` with the run's breaker."""
+        setup = self.program.setup
+        if env is None or env == self.config.env:
+            return setup
+        other = build_setup(dataclasses.replace(self.config, env=env))
+        other = dataclasses.replace(other, breaker=setup.breaker)
+        trained, wanted = setup.env.spec, other.env.spec
+        if trained.entity_dim != wanted.entity_dim:
+            raise ConfigError(
+                f"the policy trained on {trained.name} reads {trained.entity_dim} features per "
+                f"entity token; {wanted.name} has {wanted.entity_dim}: it cannot run there"
+            )
+        return other
+
+    def program_for(self, env: str | None = None) -> Program:
+        """The run's program, or one acting on ``env`` with the run's policy and seeds."""
+        setup = self.setup_for(env)
+        if setup is self.program.setup:
+            return self.program
+        return Program(setup, make_algorithm(setup), self.program.seed_keys)
+
+
+def _check_seed_index(index: int, seeds: int, run_dir: Path) -> None:
+    if not 0 <= index < seeds:
+        raise ConfigError(
+            f"--seed-index {index} is out of range; allowed: 0..{seeds - 1} "
+            f"({run_dir} has {seeds} seed(s))"
+        )
+
+
+def load_run(run_dir: str | Path, seed_index: int | None = None) -> LoadedRun:
+    """Load ``RUN_DIR``'s config and policy; ``seed_index`` is range-checked before anything
+    is compiled."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.yaml").exists():
+        raise ConfigError(f"{run_dir} is not a run directory (no config.yaml)")
+    if not checkpoint.exists(run_dir / "checkpoints"):
+        raise ConfigError(f"{run_dir} has no checkpoint yet")
+    cfg = from_dict(RunStore(run_dir, {}).read_config())
+    if seed_index is not None:
+        _check_seed_index(seed_index, cfg.seeds, run_dir)
+    program = build_program(cfg)
+    act_params, meta = load_act_params(program, run_dir / "checkpoints")
+    return LoadedRun(run_dir, cfg, program, meta, act_params)
+
+
+def evaluate_run(run_dir: str | Path, env: str | None = None, episodes: int | None = None) -> dict:
+    """Re-evaluate a run's policy, optionally on another environment or team size.
+
+    Writes ``RUN_DIR/eval/<env>.json`` with the keys of ``summary.json`` and returns it.
+    """
+    if episodes is not None and episodes < 1:
+        raise ConfigError(f"episodes={episodes} must be >= 1")
+    run = load_run(run_dir)
+    cfg, program = run.config, run.program
+    target = run.program_for(env)
+    episodes = episodes or cfg.eval_episodes * FINAL_EVAL_FACTOR
+    ev = jax.jit(jax.vmap(make_evaluate_all(target.setup.env, target.algo.act, episodes)))
+    keys = jax.vmap(lambda k: jax.random.fold_in(k, EVAL_STREAM + 1))(program.seed_keys)
+    try:
+        evals = to_numpy(ev(run.act_params, keys))
+    except (TypeError, ValueError, flax.errors.FlaxError) as err:
+        raise ConfigError(
+            f"the policy trained on {cfg.env} cannot run on {target.setup.env.spec.name}: {err}"
+        ) from None
+    summary = summarize(
+        evals, cfg, target.setup.env.spec, run.meta["env_steps"], 0.0, program.execution
+    )
+    summary["trained_on"] = cfg.env
+    del summary["wall_s"]
+    name = file_safe(target.setup.env.spec.name)
+    atomic_write_json(run.run_dir / "eval" / f"{name}.json", summary)
+    return summary
