@@ -3,9 +3,10 @@
 
 An algorithm is four pure functions, all for ONE seed (the runner vmaps them over seeds):
 ``init(key) -> state``, ``update(state, _) -> (state, metrics)`` (one update, scanned into
-chunks by the runner), ``act(act_params, ts, step_key, episode_key, execution) -> actions``
-(execution mode, one environment) and ``act_params(state)`` (what ``act`` needs from the
-state), plus its ``actor`` (``networks.acting.Actor``), through which all of them act.
+chunks by the runner), ``act(act_params, ts, step_key, episode_key, carry, execution) ->
+(actions, carry)`` (execution mode, one environment; ``carry`` is a recurrent agent's
+memory) and ``act_params(state)`` (what ``act`` needs from the state), plus its ``actor``
+(``networks.acting.Actor``), through which all of them act.
 """
 
 from __future__ import annotations
@@ -37,30 +38,45 @@ FALLBACK_STEPS = 200_000
 class Algorithm(NamedTuple):
     init: Callable[[chex.PRNGKey], Any]
     update: Callable[[Any, Any], tuple[Any, dict]]
-    act: Callable[..., chex.Array]
+    act: Callable[..., tuple[chex.Array, Any]]
     act_params: Callable[[Any], Any]
     env_steps_per_update: int
     actor: Actor
 
+    @property
+    def start_carry(self) -> Callable[[TimeStep], Any]:
+        """The agents' memory at an episode's start (None for feed-forward agents)."""
+        return start_carry(self.actor)
 
-def eval_act(actor: Actor) -> Callable[..., chex.Array]:
-    """``act(act_params, ts, step_key, episode_key, execution="greedy") -> (N,)`` actions for
-    one environment in execution mode; ``act_params = (params, env_steps, noise_scale)``."""
+
+def eval_act(actor: Actor) -> Callable[..., tuple[chex.Array, Any]]:
+    """``act(act_params, ts, step_key, episode_key, carry, execution="greedy") -> (actions
+    (N,), carry)`` for one environment in execution mode; ``act_params = (params, env_steps,
+    noise_scale)``; ``carry`` is the agents' memory (``start_carry(ts)`` at an episode's
+    start; None without one)."""
 
     def act(
         act_params: Any,
         ts: TimeStep,
         step_key: chex.PRNGKey,
         episode_key: chex.PRNGKey,
+        carry: Any,
         execution: str = "greedy",
-    ) -> chex.Array:
+    ) -> tuple[chex.Array, Any]:
         params, env_steps, noise_scale = act_params
         obs = from_timestep(ts)
-        return actor(
-            params, obs, episode_key, step_key, env_steps, noise_scale, "eval", execution=execution
-        ).action
+        acted = actor(
+            params, obs, episode_key, step_key, env_steps, noise_scale, "eval", carry,
+            execution=execution,
+        )  # fmt: skip
+        return acted.action, acted.carry
 
     return act
+
+
+def start_carry(actor: Actor) -> Callable[[TimeStep], Any]:
+    """The agents' memory at an episode's start, for ``ts`` of one or more environments."""
+    return lambda ts: actor.initial_carry(from_timestep(ts))
 
 
 @dataclasses.dataclass
@@ -121,6 +137,7 @@ def network_config(cfg: TrainConfig, outputs: tuple[str, ...], **extra: Any) -> 
         heads=net.heads,
         blocks=net.blocks,
         q_init_scale=net.q_init_scale,
+        recurrent=net.recurrent,
         outputs=outputs,
         **extra,
     )

@@ -33,6 +33,7 @@ class NetConfig:
     blocks: int = 2  # transformer blocks
     critic_hidden: int = 128  # MLP width of the centralised (MAPPO) critic
     q_init_scale: float = 0.01  # init std multiplier of the Q head's score layers (Q-learning)
+    recurrent: bool = False  # a GRU between the torso and the heads: agents remember
 
 
 @dataclasses.dataclass

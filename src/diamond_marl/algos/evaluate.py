@@ -2,10 +2,12 @@
 
 ``episodes`` environments run side by side for ``max_steps`` steps; each contributes its
 first episode (return, length, won). The policy is given as ``act(params, ts, step_key,
-episode_key, execution) -> actions (N,)`` for one environment: ``step_key`` changes every
-step, ``episode_key`` is fixed for the episode (for breakers that roll their dice once per
-episode). Both executions (``greedy`` and ``sampled``, see ``networks.acting``) play the same
-episodes: the same reset keys and breaker keys, so their difference is the execution alone.
+episode_key, carry, execution) -> (actions (N,), carry)`` for one environment
+(``Algorithm.act``): ``step_key`` changes every step, ``episode_key`` is fixed for the
+episode (for breakers that roll their dice once per episode), ``carry`` is the agents'
+memory, from ``start(ts)`` at the episode's start (``Algorithm.start_carry``). Both
+executions (``greedy`` and ``sampled``, see ``networks.acting``) play the same episodes: the
+same reset keys and breaker keys, so their difference is the execution alone.
 """
 
 from __future__ import annotations
@@ -23,14 +25,18 @@ from diamond_marl.envs.types import TimeStep
 from diamond_marl.envs.wrappers import EpisodeMetrics
 from diamond_marl.networks.acting import EXECUTIONS
 
-Act = Callable[[Any, TimeStep, chex.PRNGKey, chex.PRNGKey, str], chex.Array]
+Act = Callable[..., tuple[chex.Array, Any]]
+Start = Callable[[TimeStep], Any]
 
 
-def make_evaluate_all(env: Env, act: Act, episodes: int) -> Callable[[Any, chex.PRNGKey], dict]:
+def make_evaluate_all(
+    env: Env, act: Act, start: Start, episodes: int
+) -> Callable[[Any, chex.PRNGKey], dict]:
     """``evaluate(params, key) -> {execution: {"return", "won", "length", "finished"}}`` for
     both executions, on the same episodes (same key)."""
     evals = {
-        ex: make_evaluate(env, functools.partial(act, execution=ex), episodes) for ex in EXECUTIONS
+        ex: make_evaluate(env, functools.partial(act, execution=ex), start, episodes)
+        for ex in EXECUTIONS
     }
 
     def evaluate(params: Any, key: chex.PRNGKey) -> dict[str, dict[str, chex.Array]]:
@@ -72,25 +78,31 @@ def advance(wrapped: EpisodeMetrics, ep: Episode, action: chex.Array) -> tuple[E
     return Episode(state, ts, ep.finished | ends, ret, won, length), new_ts
 
 
-def make_evaluate(env: Env, act: Act, episodes: int) -> Callable[[Any, chex.PRNGKey], dict]:
+def make_evaluate(
+    env: Env, act: Act, start: Start, episodes: int
+) -> Callable[[Any, chex.PRNGKey], dict]:
     """Build ``evaluate(params, key) -> {"return", "won", "length"}`` (means over episodes)
-    for one execution (``act`` takes four arguments here)."""
+    for one execution (``act`` takes five arguments here)."""
     wrapped = EpisodeMetrics(env)  # no auto-reset: an environment stops at its first episode
     horizon = env.spec.max_steps
     step_all = jax.vmap(lambda ep, action: advance(wrapped, ep, action)[0])
 
     def evaluate(params: Any, key: chex.PRNGKey) -> dict[str, chex.Array]:
         reset_key, episode_key, run_key = jax.random.split(key, 3)
-        start = jax.vmap(lambda k: start_episode(wrapped, k))
-        init = start(jax.random.split(reset_key, episodes))
+        reset_all = jax.vmap(lambda k: start_episode(wrapped, k))
+        init = reset_all(jax.random.split(reset_key, episodes))
         episode_keys = jax.random.split(episode_key, episodes)
+        memory = start(init.ts)  # (episodes, N, D) or None
 
-        def body(ep: Episode, step_key):
+        def body(carry: tuple, step_key):
+            ep, memory = carry
             keys = jax.random.split(step_key, episodes)
-            actions = jax.vmap(act, in_axes=(None, 0, 0, 0))(params, ep.ts, keys, episode_keys)
-            return step_all(ep, actions), None
+            actions, memory = jax.vmap(act, in_axes=(None, 0, 0, 0, 0))(
+                params, ep.ts, keys, episode_keys, memory
+            )
+            return (step_all(ep, actions), memory), None
 
-        ep, _ = jax.lax.scan(body, init, jax.random.split(run_key, horizon))
+        (ep, _), _ = jax.lax.scan(body, (init, memory), jax.random.split(run_key, horizon))
         return {
             "return": ep.ret.mean(),
             "won": ep.won.mean(),

@@ -29,10 +29,11 @@ from diamond_marl.algos.common import (
 )
 from diamond_marl.algos.returns import gae
 from diamond_marl.envs.types import TimeStep
+from diamond_marl.errors import ConfigError
 from diamond_marl.networks.acting import Actor
 from diamond_marl.networks.critics import make_critic
 from diamond_marl.networks.inputs import from_timestep
-from diamond_marl.networks.network import make_network
+from diamond_marl.networks.network import make_network, reset_carry
 
 
 class PPOState(NamedTuple):
@@ -46,6 +47,7 @@ class PPOState(NamedTuple):
     env_steps: chex.Array  # () int32 env steps collected
     noise_scale: chex.Array  # () float32, adaptive noise scale (unused by fixed schedules)
     value_norm: chex.Array  # (3,) running E[G], E[G^2] and their debiasing weight
+    carry: Any = None  # (B, N, D) the agents' memory (net.recurrent), None otherwise
 
 
 # Value normalisation (as in MAPPO, Yu et al. 2022): the critic predicts standardised
@@ -85,6 +87,12 @@ def make_ppo(setup: TrainSetup) -> Algorithm:
     centralised = cfg.algo == "mappo"
     actor = make_network(spec, breaker, network_config(cfg, ("policy",)))
     acting = Actor(actor)
+    recurrent = actor.config.recurrent
+    if recurrent and b % pc.minibatches:
+        raise ConfigError(
+            f"net.recurrent=true trains on whole sequences, minibatches of environments: "
+            f"num_envs={b} is not divisible by ppo.minibatches={pc.minibatches}"
+        )
     critic_cfg = network_config(cfg, ("value",), value_hidden=cfg.net.critic_hidden)
     critic = make_critic("state" if centralised else "entity", critic_cfg)
     adaptive = breaker.adaptive
@@ -120,12 +128,13 @@ def make_ppo(setup: TrainSetup) -> Algorithm:
             params=params,
             opt_state=tx.init(params),
             value_norm=jnp.asarray(_NORM_START, jnp.float32),
+            carry=acting.initial_carry(obs),
             **start,
         )
 
     def rollout(state: PPOState) -> tuple[PPOState, Transition, dict]:
-        def step(carry, step_key):
-            env_state, ts, episode_keys = carry
+        def step(scan_carry, step_key):
+            env_state, ts, episode_keys, memory = scan_carry
             acted = acting(
                 state.params["actor"],
                 from_timestep(ts),
@@ -134,6 +143,7 @@ def make_ppo(setup: TrainSetup) -> Algorithm:
                 state.env_steps,
                 state.noise_scale,
                 "train",
+                memory,
             )
             action, logits = acted.action, acted.scores  # (B, N), (B, N, A)
             logp_all = jax.nn.log_softmax(logits)  # (B, N, A)
@@ -150,18 +160,35 @@ def make_ppo(setup: TrainSetup) -> Algorithm:
                 next_ts.done,
             )
             probs = jax.nn.softmax(logits)
-            return (env_state, next_ts, episode_keys), (tr, next_ts.extras, probs)
+            memory = reset_carry(acted.carry, next_ts.done)  # zeroed for a new episode
+            return (env_state, next_ts, episode_keys, memory), (tr, next_ts.extras, probs)
 
         key, roll_key = jax.random.split(state.key)
-        (env_state, ts, episode_keys), (traj, extras, probs) = jax.lax.scan(
-            step, (state.env_state, state.ts, state.episode_keys), jax.random.split(roll_key, t)
+        start = (state.env_state, state.ts, state.episode_keys, state.carry)
+        (env_state, ts, episode_keys, memory), (traj, extras, probs) = jax.lax.scan(
+            step, start, jax.random.split(roll_key, t)
         )
-        state = state._replace(env_state=env_state, ts=ts, episode_keys=episode_keys, key=key)
-        return state, traj, {"extras": extras, "done": traj.done, "probs": probs}
+        info = {"extras": extras, "done": traj.done, "probs": probs, "carry0": state.carry}
+        state = state._replace(
+            env_state=env_state, ts=ts, episode_keys=episode_keys, key=key, carry=memory
+        )
+        return state, traj, info
 
-    def loss_fn(params, batch: Transition, adv, targets, step, noise_scale):
-        out = policy(params, batch.ts, batch.net_key, step, noise_scale)
-        logp_all = jax.nn.log_softmax(out.logits)  # (M, N, A)
+    def logits_of(params, batch: Transition, carry0, step, noise_scale):
+        """The actor's logits on a minibatch: ``(M, N, A)`` steps, or, recurrent, ``(M, T,
+        N, A)`` whole sequences run from their start state ``carry0 (M, N, D)``."""
+        if not recurrent:
+            return policy(params, batch.ts, batch.net_key, step, noise_scale).logits
+        first = jnp.zeros_like(batch.done[:, :1])
+        resets = jnp.concatenate([first, batch.done[:, :-1]], axis=1)  # (M, T) new episode
+        scale = noise_scale if adaptive else None
+        obs = from_timestep(batch.ts)
+        return actor.apply_sequence(
+            params["actor"], obs, batch.net_key, step, "train", carry0, resets, noise_scale=scale
+        ).logits
+
+    def loss_fn(params, batch: Transition, adv, targets, carry0, step, noise_scale):
+        logp_all = jax.nn.log_softmax(logits_of(params, batch, carry0, step, noise_scale))
         logp = jnp.take_along_axis(logp_all, batch.action[..., None], -1)[..., 0]
         ratio = jnp.exp(logp - batch.log_prob)
         # A floor on the scale: once every sample earns the same return (a solved XOR game),
@@ -205,12 +232,18 @@ def make_ppo(setup: TrainSetup) -> Algorithm:
             targets = (targets - mean) / std  # the critic regresses standardised targets
         else:
             adv, targets = gae(traj.reward, traj.value, done, last_v, pc.gamma, pc.gae_lambda)
-        flat = jax.tree.map(lambda x: x.reshape((t * b,) + x.shape[2:]), (traj, adv, targets))
+        if recurrent:  # whole sequences: (B, T, ...), minibatches of environments
+            rows = jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), (traj, adv, targets))
+            rows = (*rows, info["carry0"])  # carry0 (B, N, D)
+        else:  # single steps: (T B, ...)
+            flat = (traj, adv, targets)
+            rows = (*jax.tree.map(lambda x: x.reshape((t * b,) + x.shape[2:]), flat), None)
+        size = b if recurrent else t * b
 
         def epoch(carry, epoch_key):
             params, opt_state = carry
-            perm = jax.random.permutation(epoch_key, t * b)
-            mbs = jax.tree.map(lambda x: x[perm].reshape((pc.minibatches, -1) + x.shape[1:]), flat)
+            perm = jax.random.permutation(epoch_key, size)
+            mbs = jax.tree.map(lambda x: x[perm].reshape((pc.minibatches, -1) + x.shape[1:]), rows)
 
             def minibatch(carry, mb):
                 params, opt_state = carry

@@ -35,7 +35,7 @@ from diamond_marl.networks.acting import Actor
 from diamond_marl.networks.heads import mask_logits
 from diamond_marl.networks.inputs import AgentObs, from_timestep
 from diamond_marl.networks.mixers import make_mixer
-from diamond_marl.networks.network import AgentNetwork, make_network
+from diamond_marl.networks.network import AgentNetwork, make_network, reset_carry
 
 
 class QState(NamedTuple):
@@ -50,6 +50,7 @@ class QState(NamedTuple):
     update: chex.Array  # () int32
     env_steps: chex.Array  # () int32
     noise_scale: chex.Array  # () float32 adaptive noise scale
+    carry: Any = None  # (B, N, D) the agents' memory (net.recurrent), None otherwise
 
 
 class Window(NamedTuple):
@@ -61,6 +62,7 @@ class Window(NamedTuple):
     action: chex.Array  # (L, N)
     reward: chex.Array  # (L, N)
     done: chex.Array  # (L,)
+    carry: Any = None  # (N, D) the agents' memory before the window's first step (recurrent)
 
 
 def make_q_modules(setup: TrainSetup) -> tuple[AgentNetwork, nn.Module | None]:
@@ -80,6 +82,7 @@ def make_q_learning(setup: TrainSetup) -> Algorithm:
     b, seg = cfg.num_envs, segment_len(cfg, setup.env)
     net, mixer = make_q_modules(setup)
     acting = Actor(net, epsilon_final=qc.eps_finish)
+    recurrent = net.config.recurrent
     adaptive = breaker.adaptive
     tx = optax.chain(optax.clip_by_global_norm(qc.max_grad_norm), optax.adam(cfg.lr, eps=1e-5))
 
@@ -88,6 +91,19 @@ def make_q_learning(setup: TrainSetup) -> Algorithm:
             params["agent"], obs, net_key, step, mode, noise_scale=noise_scale if adaptive else None
         )
         return out.q  # (..., N, A) unmasked
+
+    def window_q(params, batch: Window, step, noise_scale):
+        """Q-values ``(M, L+1, N, A)`` of stored windows; a recurrent network runs along
+        each window from its stored start state, zeroed where an episode starts."""
+        if not recurrent:
+            return q_values(params, batch.obs, batch.net_key, step, noise_scale)
+        first = jnp.zeros_like(batch.done[:, :1])
+        resets = jnp.concatenate([first, batch.done], axis=1)  # (M, L+1) new episode
+        scale = noise_scale if adaptive else None
+        return net.apply_sequence(
+            params["agent"], batch.obs, batch.net_key, step, "train", batch.carry, resets,
+            noise_scale=scale,
+        ).q  # fmt: skip
 
     def epsilon(env_steps):
         frac = jnp.clip(env_steps / max(qc.eps_anneal_steps, 1), 0.0, 1.0)
@@ -104,6 +120,7 @@ def make_q_learning(setup: TrainSetup) -> Algorithm:
         start = start_envs(setup, key)
         ts = start["ts"]
         params = {"agent": net.init(net_key, from_timestep(ts))}
+        memory = acting.initial_carry(from_timestep(ts))  # (B, N, D) or None
         if mixer is not None:
             params["mixer"] = mixer.init(mix_key, jnp.zeros((spec.num_agents,)), ts.state[0])
         example = Window(
@@ -113,20 +130,22 @@ def make_q_learning(setup: TrainSetup) -> Algorithm:
             action=jnp.zeros((seg, spec.num_agents), jnp.int32),
             reward=jnp.zeros((seg, spec.num_agents), jnp.float32),
             done=jnp.zeros((seg,), bool),
+            carry=None if memory is None else memory[0],
         )
         return QState(
             params=params,
             target_params=params,
             opt_state=tx.init(params),
             buffer=replay.init(example, qc.buffer_episodes),
+            carry=memory,
             **start,
         )
 
     def rollout(state: QState) -> tuple[QState, Window, dict]:
         eps = epsilon(state.env_steps)
 
-        def step(carry, step_key):
-            env_state, ts, episode_keys = carry
+        def step(scan_carry, step_key):
+            env_state, ts, episode_keys, memory = scan_carry
             acted = acting(
                 state.params["agent"],
                 from_timestep(ts),
@@ -135,6 +154,7 @@ def make_q_learning(setup: TrainSetup) -> Algorithm:
                 state.env_steps,
                 state.noise_scale,
                 "train",
+                memory,
                 epsilon=eps,
             )
             action, net_key = acted.action, acted.net_key  # (B, N), (B, 2)
@@ -142,11 +162,13 @@ def make_q_learning(setup: TrainSetup) -> Algorithm:
             episode_keys = episode_key_update(episode_keys, next_ts.done, step_key)
             greedy = jnp.argmax(acted.scores, -1)  # (B, N) over the available actions
             out = (from_timestep(ts), ts.state, net_key, action, next_ts.reward, next_ts.done)
-            return (env_state, next_ts, episode_keys), (out, next_ts.extras, greedy)
+            memory = reset_carry(acted.carry, next_ts.done)  # zeroed for a new episode
+            return (env_state, next_ts, episode_keys, memory), (out, next_ts.extras, greedy)
 
         key, roll_key, last_key = jax.random.split(state.key, 3)
-        (env_state, ts, episode_keys), (seq, extras, greedy) = jax.lax.scan(
-            step, (state.env_state, state.ts, state.episode_keys), jax.random.split(roll_key, seg)
+        start = (state.env_state, state.ts, state.episode_keys, state.carry)
+        (env_state, ts, episode_keys, memory), (seq, extras, greedy) = jax.lax.scan(
+            step, start, jax.random.split(roll_key, seg)
         )
         obs, st, net_key, action, reward, done = seq  # time-major (L, B, ...)
         last_net_key = acting.net_key(episode_keys, last_key, b)
@@ -160,14 +182,17 @@ def make_q_learning(setup: TrainSetup) -> Algorithm:
             done=done,
         )
         window = jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), window)  # (B, L(+1), ...)
-        state = state._replace(env_state=env_state, ts=ts, episode_keys=episode_keys, key=key)
+        window = window._replace(carry=state.carry)  # (B, N, D): before the window
+        state = state._replace(
+            env_state=env_state, ts=ts, episode_keys=episode_keys, key=key, carry=memory
+        )
         onehot = jax.nn.one_hot(greedy, spec.num_actions)  # (L, B, N, A)
         return state, window, {"extras": extras, "done": done, "greedy": onehot}
 
     def loss_fn(params, target_params, batch: Window, step, noise_scale):
         # batch: (M, L(+1), ...) -> Q for all L+1 observations
-        q = q_values(params, batch.obs, batch.net_key, step, noise_scale)  # (M, L+1, N, A)
-        q_tgt = q_values(target_params, batch.obs, batch.net_key, step, noise_scale)
+        q = window_q(params, batch, step, noise_scale)  # (M, L+1, N, A)
+        q_tgt = window_q(target_params, batch, step, noise_scale)
         q_tgt = jax.lax.stop_gradient(q_tgt)
         avail = batch.obs.action_mask  # (M, L+1, N, A)
         chosen = jnp.take_along_axis(q[:, :-1], batch.action[..., None], -1)[..., 0]  # (M,L,N)

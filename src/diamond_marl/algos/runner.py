@@ -81,7 +81,7 @@ class Program:
         ``{execution: {"return", "won", "length", "finished"}}`` (one value per seed); keys
         depend on (seed, chunk) only."""
         if episodes not in self._evals:
-            ev = make_evaluate_all(self.setup.env, self.algo.act, episodes)
+            ev = make_evaluate_all(self.setup.env, self.algo.act, self.algo.start_carry, episodes)
             self._evals[episodes] = jax.jit(jax.vmap(ev))
         keys = jax.vmap(
             lambda k: jax.random.fold_in(jax.random.fold_in(k, EVAL_STREAM), chunk_index)

@@ -123,7 +123,10 @@ def evaluate_run(run_dir: str | Path, env: str | None = None, episodes: int | No
     cfg, program = run.config, run.program
     target = run.program_for(env)
     episodes = episodes or cfg.eval_episodes * FINAL_EVAL_FACTOR
-    ev = jax.jit(jax.vmap(make_evaluate_all(target.setup.env, target.algo.act, episodes)))
+    algo = target.algo
+    ev = jax.jit(
+        jax.vmap(make_evaluate_all(target.setup.env, algo.act, algo.start_carry, episodes))
+    )
     keys = jax.vmap(lambda k: jax.random.fold_in(k, EVAL_STREAM + 1))(program.seed_keys)
     try:
         evals = to_numpy(ev(run.act_params, keys))

@@ -38,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from diamond_marl.algos.common import TrainSetup, table_execution
-from diamond_marl.algos.evaluate import Episode, advance, start_episode
+from diamond_marl.algos.evaluate import advance, start_episode
 from diamond_marl.algos.runner import make_algorithm
 from diamond_marl.algos.saved_run import LoadedRun
 from diamond_marl.envs.base import Env
@@ -79,6 +79,10 @@ class Policy:
     execution: str  # the run's own (algos.common.table_execution), as its Algorithm.act
     force_noise: bool = False
 
+    def start_carry(self, ts: TimeStep) -> Any:
+        """The agents' memory at an episode's start (None for feed-forward agents)."""
+        return self.actor.initial_carry(from_timestep(ts))
+
     @classmethod
     def from_setup(cls, setup: TrainSetup, force_noise: bool = False) -> Policy:
         actor = make_algorithm(setup).actor
@@ -98,10 +102,12 @@ class Policy:
         ts: TimeStep,
         step_key: chex.PRNGKey,
         episode_key: chex.PRNGKey,
+        carry: Any,
         tamper: Tamper = HONEST,
         attention: bool = False,
-    ) -> dict[str, chex.Array]:
-        """One environment's step: ``action (N,)``, ``probs (N, A)``, draws, [attention]."""
+    ) -> tuple[dict[str, chex.Array], Any]:
+        """One environment's step: ``action (N,)``, ``probs (N, A)``, draws, [attention],
+        and the agents' next memory (``carry``: None for feed-forward agents)."""
         params, env_steps, noise_scale = act_params
         b = self.actor.breaker
         n = ts.action_mask.shape[0]
@@ -120,6 +126,7 @@ class Policy:
             env_steps,
             noise_scale,
             "eval",
+            carry,
             execution=self.execution,
             draws=Draws(rank=rank, noise_gain=gain),
             attention=attention,
@@ -136,7 +143,7 @@ class Policy:
         swap = jax.random.uniform(k_use) < tamper.random_prob
         action = acted.action
         rec["action"] = action.at[0].set(jnp.where(swap, random0, action[0]).astype(jnp.int32))
-        return rec
+        return rec, acted.carry
 
 
 # Recording episodes ----------------------------------------------------------------------
@@ -171,19 +178,27 @@ def make_recorder(
     def one(act_params: Any, key: chex.PRNGKey, tamper: Tamper) -> dict[str, chex.Array]:
         reset_key, episode_key, run_key = jax.random.split(key, 3)
 
-        def body(ep: Episode, step_key):
-            rec = policy.step(act_params, ep.ts, step_key, episode_key, tamper, attention)
+        def body(carry: tuple, step_key):
+            ep, memory, ref_memory = carry
+            rec, memory = policy.step(
+                act_params, ep.ts, step_key, episode_key, memory, tamper, attention
+            )
             if reference_act is not None:
-                rec["reference_action"] = reference_act(act_params, ep.ts, step_key, episode_key)
+                ref, ref_memory = reference_act(
+                    act_params, ep.ts, step_key, episode_key, ref_memory
+                )
+                rec["reference_action"] = ref
             if snapshot is not None:
                 rec["frame"] = snapshot(ep.state.env_state)
             rec["valid"] = ~ep.finished
             ep, step_ts = advance(wrapped, ep, rec["action"])
             rec["reward"] = step_ts.reward.mean()
-            return ep, rec
+            return (ep, memory, ref_memory), rec
 
         init = start_episode(wrapped, reset_key)
-        ep, steps = jax.lax.scan(body, init, jax.random.split(run_key, horizon))
+        memory = policy.start_carry(init.ts)
+        scan_init = (init, memory, memory)
+        (ep, _, _), steps = jax.lax.scan(body, scan_init, jax.random.split(run_key, horizon))
         totals = {"return": ep.ret, "won": ep.won, "length": ep.length, "finished": ep.finished}
         return totals | steps
 

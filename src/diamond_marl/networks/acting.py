@@ -114,6 +114,7 @@ class Acted(NamedTuple):
     out: NetOut  # the network's outputs; ``out.draws``: the breaker's draws per agent
     net_key: chex.Array  # the key the network was given (stored by the algorithms)
     attention: list[chex.Array] | None  # with ``attention=True``: each layer's weights
+    carry: chex.Array | None  # (..., N, D) the GRU state after this step (recurrent only)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,6 +136,10 @@ class Actor:
     def is_policy(self) -> bool:
         return "policy" in self.net.config.outputs
 
+    def initial_carry(self, obs: AgentObs) -> chex.Array | None:
+        """Zero GRU state for ``obs`` (None for a feed-forward network)."""
+        return self.net.initial_carry(obs)
+
     def net_key(self, episode_key: chex.PRNGKey, step_key: chex.PRNGKey, batch: int | None):
         """The network's key: the episode's or the step's (split over ``batch`` envs)."""
         step = step_key if batch is None else jax.random.split(step_key, batch)
@@ -149,6 +154,7 @@ class Actor:
         step: chex.Numeric,
         noise_scale: chex.Numeric | None,
         mode: str,
+        carry: chex.Array | None = None,
         *,
         epsilon: chex.Numeric | None = None,
         execution: str | None = None,
@@ -159,10 +165,11 @@ class Actor:
         ``episode_key`` ``(B, 2)``). Training: sample the policy, or epsilon-greedy over Q with
         ``epsilon``. Evaluation: ``execution`` (None: the breaker's own), Q-learning sampling
         at ``epsilon_final``. ``noise_scale`` is the algorithm's adaptive noise scale (read
-        only by an adaptive noise breaker); ``draws`` fixes draws (adversarial evaluation)."""
+        only by an adaptive noise breaker); ``carry`` is a recurrent network's state (None:
+        zeros), ``Acted.carry`` the next one; ``draws`` fixes draws (adversarial evaluation)."""
         batch = obs.batch_shape[0] if obs.batch_shape else None
         net_key = self.net_key(episode_key, step_key, batch)
-        args = (params, obs, net_key, step, mode)
+        args = (params, obs, net_key, step, mode, carry)
         scale = noise_scale if self.breaker.adaptive else None
         layers = None
         if attention:
@@ -176,7 +183,7 @@ class Actor:
         action = select_actions(
             act_key, scores, self.breaker, mode, epsilon=epsilon, execution=execution
         )
-        return Acted(action, scores, out, net_key, layers)
+        return Acted(action, scores, out, net_key, layers, out.carry)
 
     def probs(self, scores: chex.Array, action: chex.Array, execution: str) -> chex.Array:
         """The action distribution ``(..., N, A)`` of an evaluation in ``execution``: what is

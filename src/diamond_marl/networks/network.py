@@ -211,6 +211,35 @@ class AgentNetwork:
         args, drawn = self._inputs(obs, key, step, mode, carry, draws, noise_scale)
         return self.module.apply(params, **args)._replace(draws=drawn)
 
+    def apply_sequence(
+        self,
+        params: dict[str, Any],
+        obs: AgentObs,
+        key: chex.PRNGKey,
+        step: chex.Numeric,
+        mode: str,
+        carry: chex.Array,
+        resets: chex.Array,
+        *,
+        noise_scale: chex.Numeric | None = None,
+    ) -> NetOut:
+        """``apply`` along a time axis, carrying the GRU state (a recurrent network).
+
+        ``obs (..., T, N, ...)``, ``key (..., T)`` keys, ``carry (..., N, D)`` the state
+        before step 0, ``resets (..., T)`` bool: an episode starts at step t (the state is
+        zeroed before it). Returns ``NetOut`` with a T axis in the same place.
+        """
+        axis = resets.ndim - 1  # the time axis, counted from the front
+        front = lambda x: jnp.moveaxis(x, axis, 0)  # noqa: E731
+
+        def body(h: chex.Array, x: tuple) -> tuple[chex.Array, NetOut]:
+            o, k, r = x
+            out = self.apply(params, o, k, step, mode, reset_carry(h, r), noise_scale=noise_scale)
+            return out.carry, out
+
+        _, outs = jax.lax.scan(body, carry, jax.tree.map(front, (obs, key, resets)))
+        return jax.tree.map(lambda x: jnp.moveaxis(x, 0, axis), outs)
+
     def attention(
         self,
         params: dict[str, Any],
