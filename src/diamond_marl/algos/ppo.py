@@ -12,6 +12,7 @@ behaviour policy acted with and the probability ratio is exact.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, NamedTuple
 
 import chex
@@ -94,6 +95,7 @@ def make_ppo(setup: TrainSetup) -> Algorithm:
             f"num_envs={b} is not divisible by ppo.minibatches={pc.minibatches}"
         )
     critic_cfg = network_config(cfg, ("value",), value_hidden=cfg.net.critic_hidden)
+    critic_cfg = dataclasses.replace(critic_cfg, recurrent=False)  # critics are feed-forward
     critic = make_critic("state" if centralised else "entity", critic_cfg)
     adaptive = breaker.adaptive
     total_updates = setup.updates_total
