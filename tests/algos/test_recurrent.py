@@ -86,8 +86,10 @@ def test_recurrent_run_resumes_exactly_and_evaluates(tmp_path, algo, extra):
     # analysis acts through the same recurrent actor, carrying its memory over the episode
     rec = Recorder(load_run(tmp_path / "full")).record(range(4), reference=True)
     np.testing.assert_array_equal(rec["action"], rec["reference_action"])
-    out = tmp_path / "replay"
-    assert main(["replay", str(tmp_path / "full"), "--episode-key", "1", "--out", str(out)]) == 0
+    if algo == "mappo":  # replay runs the same recorder; once is enough
+        out = tmp_path / "replay"
+        args = ["replay", str(tmp_path / "full"), "--episode-key", "1", "--out", str(out)]
+        assert main(args) == 0
 
 
 def test_recurrent_ppo_needs_envs_divisible_by_minibatches(tmp_path, capfd):
