@@ -70,7 +70,12 @@ def final_eval_iqm(run: Path, metric: str) -> float | None:
     if not path.exists():
         return None
     name = metric.removeprefix("eval_")
-    values = [s[name] for s in json.loads(path.read_text())["seeds"] if name in s]
+    execution = next((ex for ex in ("greedy", "sampled") if name.endswith(f"_{ex}")), None)
+    seeds = json.loads(path.read_text())["seeds"]
+    if execution:  # eval_return_sampled -> seeds[i]["sampled"]["return"]
+        name = name.removesuffix(f"_{execution}")
+        seeds = [s[execution] for s in seeds if execution in s]
+    values = [s[name] for s in seeds if name in s]
     return float(iqm(np.asarray(values))) if values else None
 
 
