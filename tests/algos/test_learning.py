@@ -60,12 +60,16 @@ def test_xor_private_random_input_stays_below_the_private_dice_ceiling(tmp_path)
 
 
 @pytest.mark.slow
-def test_xor_private_peer_dropout_learns_only_up_to_the_private_ceiling(tmp_path):
-    # The paper's ablation of the rank mask: the same kind of mask, drawn privately. Seeing
-    # or not seeing the peer is a private coin, so the best policy wins N!/N^N = 0.5 on
-    # xor:n=2,k=2 (where rank reaches >= 0.95 on the same budget, above, and no breaker 0).
+def test_xor_private_peer_dropout_stays_below_the_private_ceiling(tmp_path):
+    # Not a learning test but a ceiling, like random_input's above: the paper's ablation of
+    # the rank mask draws the same kind of mask privately, so seeing the peer or not is a
+    # private coin and no policy beats N!/N^N = 0.5 on xor:n=2,k=2 (plus sampling error),
+    # where rank reaches >= 0.95 on the same budget (test_xor_rank_breaks_the_trap). It
+    # fails if the masks were shared (consistent across agents, as rank's are). (A lower
+    # bound would not show learning: an untrained network that maps "peer seen" and "not
+    # seen" to different actions also scores 0.5.)
     s = _train(tmp_path, "do", algo="mappo", env="xor:n=2,k=2", breaker="dropout", steps="3000")
-    assert 0.3 <= min(_per_seed(s)) and max(_per_seed(s)) <= 0.6, s["seeds"]
+    assert max(_per_seed(s)) <= 0.6, s["seeds"]
 
 
 def test_role_game_without_a_breaker_stays_at_one_over_n(tmp_path):

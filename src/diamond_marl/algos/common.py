@@ -25,10 +25,10 @@ from diamond_marl.envs import make
 from diamond_marl.envs.base import Env
 from diamond_marl.envs.types import TimeStep
 from diamond_marl.envs.wrappers import wrap_for_training
-from diamond_marl.networks.acting import Actor, own_execution
+from diamond_marl.networks.acting import Acted, Actor, own_execution
 from diamond_marl.networks.breakers import BreakerConfig, config_class, make_breaker
 from diamond_marl.networks.inputs import from_timestep
-from diamond_marl.networks.network import NetworkConfig
+from diamond_marl.networks.network import NetworkConfig, reset_carry
 from diamond_marl.networks.schedules import action_diversity, adapt_sigma
 
 # Default env-step budget per seed, when neither the config files nor the user set one.
@@ -194,6 +194,39 @@ def start_envs(setup: TrainSetup, key: chex.PRNGKey) -> dict[str, Any]:
         "env_steps": jnp.zeros((), jnp.int32),
         "noise_scale": jnp.asarray(setup.breaker.initial_noise_scale, jnp.float32),
     }
+
+
+class Rollout(NamedTuple):
+    """What a training rollout carries from step to step, batched over environments."""
+
+    env_state: Any  # (B, ...)
+    ts: Any  # (B, ...) the timestep to act on
+    episode_keys: chex.Array  # (B, 2)
+    memory: Any  # (B, N, D) recurrent agents' memory, None otherwise
+
+
+def rollout_step(
+    setup: TrainSetup,
+    actor: Actor,
+    params: Any,
+    roll: Rollout,
+    step_key: chex.PRNGKey,
+    env_steps: chex.Array,
+    noise_scale: chex.Array,
+    epsilon: chex.Numeric | None = None,
+) -> tuple[Rollout, Acted, Any]:
+    """One training step of every environment: act (``epsilon``: Q-learning's exploration),
+    step, renew the keys and zero the memory of episodes that ended. Returns the next
+    rollout state, what the actor did and the new timestep."""
+    obs = from_timestep(roll.ts)
+    acted = actor(
+        params, obs, roll.episode_keys, step_key, env_steps, noise_scale, "train", roll.memory,
+        epsilon=epsilon,
+    )  # fmt: skip
+    env_state, next_ts = jax.vmap(setup.train_env.step)(roll.env_state, acted.action)
+    episode_keys = episode_key_update(roll.episode_keys, next_ts.done, step_key)
+    memory = reset_carry(acted.carry, next_ts.done)  # zeroed for a new episode
+    return Rollout(env_state, next_ts, episode_keys, memory), acted, next_ts
 
 
 def episode_key_update(keys: chex.Array, done: chex.Array, step_key: chex.PRNGKey) -> chex.Array:

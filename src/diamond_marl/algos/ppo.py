@@ -22,10 +22,11 @@ import optax
 
 from diamond_marl.algos.common import (
     Algorithm,
+    Rollout,
     TrainSetup,
-    episode_key_update,
     eval_act,
     network_config,
+    rollout_step,
     start_envs,
 )
 from diamond_marl.algos.returns import gae
@@ -34,7 +35,7 @@ from diamond_marl.errors import ConfigError
 from diamond_marl.networks.acting import Actor
 from diamond_marl.networks.critics import make_critic
 from diamond_marl.networks.inputs import from_timestep
-from diamond_marl.networks.network import make_network, reset_carry
+from diamond_marl.networks.network import make_network
 
 
 class PPOState(NamedTuple):
@@ -135,23 +136,15 @@ def make_ppo(setup: TrainSetup) -> Algorithm:
         )
 
     def rollout(state: PPOState) -> tuple[PPOState, Transition, dict]:
-        def step(scan_carry, step_key):
-            env_state, ts, episode_keys, memory = scan_carry
-            acted = acting(
-                state.params["actor"],
-                from_timestep(ts),
-                episode_keys,
-                step_key,
-                state.env_steps,
-                state.noise_scale,
-                "train",
-                memory,
+        def step(roll: Rollout, step_key):
+            ts = roll.ts
+            params = state.params["actor"]
+            roll, acted, next_ts = rollout_step(
+                setup, acting, params, roll, step_key, state.env_steps, state.noise_scale
             )
             action, logits = acted.action, acted.scores  # (B, N), (B, N, A)
             logp_all = jax.nn.log_softmax(logits)  # (B, N, A)
             log_prob = jnp.take_along_axis(logp_all, action[..., None], -1)[..., 0]
-            env_state, next_ts = jax.vmap(setup.train_env.step)(env_state, action)
-            episode_keys = episode_key_update(episode_keys, next_ts.done, step_key)
             tr = Transition(
                 ts,
                 acted.net_key,
@@ -162,11 +155,10 @@ def make_ppo(setup: TrainSetup) -> Algorithm:
                 next_ts.done,
             )
             probs = jax.nn.softmax(logits)
-            memory = reset_carry(acted.carry, next_ts.done)  # zeroed for a new episode
-            return (env_state, next_ts, episode_keys, memory), (tr, next_ts.extras, probs)
+            return roll, (tr, next_ts.extras, probs)
 
         key, roll_key = jax.random.split(state.key)
-        start = (state.env_state, state.ts, state.episode_keys, state.carry)
+        start = Rollout(state.env_state, state.ts, state.episode_keys, state.carry)
         (env_state, ts, episode_keys, memory), (traj, extras, probs) = jax.lax.scan(
             step, start, jax.random.split(roll_key, t)
         )

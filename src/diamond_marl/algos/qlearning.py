@@ -22,10 +22,11 @@ import optax
 from diamond_marl.algos import buffer as replay
 from diamond_marl.algos.common import (
     Algorithm,
+    Rollout,
     TrainSetup,
-    episode_key_update,
     eval_act,
     network_config,
+    rollout_step,
     segment_len,
     start_envs,
 )
@@ -35,7 +36,7 @@ from diamond_marl.networks.acting import Actor
 from diamond_marl.networks.heads import mask_logits
 from diamond_marl.networks.inputs import AgentObs, from_timestep
 from diamond_marl.networks.mixers import make_mixer
-from diamond_marl.networks.network import AgentNetwork, make_network, reset_carry
+from diamond_marl.networks.network import AgentNetwork, make_network
 
 
 class QState(NamedTuple):
@@ -144,29 +145,21 @@ def make_q_learning(setup: TrainSetup) -> Algorithm:
     def rollout(state: QState) -> tuple[QState, Window, dict]:
         eps = epsilon(state.env_steps)
 
-        def step(scan_carry, step_key):
-            env_state, ts, episode_keys, memory = scan_carry
-            acted = acting(
-                state.params["agent"],
-                from_timestep(ts),
-                episode_keys,
-                step_key,
-                state.env_steps,
-                state.noise_scale,
-                "train",
-                memory,
-                epsilon=eps,
-            )
-            action, net_key = acted.action, acted.net_key  # (B, N), (B, 2)
-            env_state, next_ts = jax.vmap(setup.train_env.step)(env_state, action)
-            episode_keys = episode_key_update(episode_keys, next_ts.done, step_key)
+        def step(roll: Rollout, step_key):
+            ts = roll.ts
+            roll, acted, next_ts = rollout_step(
+                setup, acting, state.params["agent"], roll, step_key, state.env_steps,
+                state.noise_scale, epsilon=eps,
+            )  # fmt: skip
             greedy = jnp.argmax(acted.scores, -1)  # (B, N) over the available actions
-            out = (from_timestep(ts), ts.state, net_key, action, next_ts.reward, next_ts.done)
-            memory = reset_carry(acted.carry, next_ts.done)  # zeroed for a new episode
-            return (env_state, next_ts, episode_keys, memory), (out, next_ts.extras, greedy)
+            out = (
+                from_timestep(ts), ts.state, acted.net_key, acted.action, next_ts.reward,
+                next_ts.done,
+            )  # fmt: skip
+            return roll, (out, next_ts.extras, greedy)
 
         key, roll_key, last_key = jax.random.split(state.key, 3)
-        start = (state.env_state, state.ts, state.episode_keys, state.carry)
+        start = Rollout(state.env_state, state.ts, state.episode_keys, state.carry)
         (env_state, ts, episode_keys, memory), (seq, extras, greedy) = jax.lax.scan(
             step, start, jax.random.split(roll_key, seg)
         )

@@ -37,9 +37,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from diamond_marl.algos.common import TrainSetup, table_execution
+from diamond_marl.algos.common import Algorithm, TrainSetup, table_execution
 from diamond_marl.algos.evaluate import advance, start_episode
-from diamond_marl.algos.runner import make_algorithm
 from diamond_marl.algos.saved_run import LoadedRun
 from diamond_marl.envs.base import Env
 from diamond_marl.envs.types import TimeStep
@@ -84,8 +83,9 @@ class Policy:
         return self.actor.initial_carry(from_timestep(ts))
 
     @classmethod
-    def from_setup(cls, setup: TrainSetup, force_noise: bool = False) -> Policy:
-        actor = make_algorithm(setup).actor
+    def of(cls, algo: Algorithm, setup: TrainSetup, force_noise: bool = False) -> Policy:
+        """The policy of ``algo`` (built for ``setup``), in the run's own execution."""
+        actor = algo.actor
         if force_noise:
             breaker = actor.breaker
             if not breaker.has_logit_noise:
@@ -253,7 +253,8 @@ class Recorder:
 
     def __init__(self, run: LoadedRun, env: str | None = None) -> None:
         self.run = run
-        self.setup = run.setup_for(env)
+        program = run.program_for(env)  # the run's own algorithm, built once
+        self.setup, self.algo = program.setup, program.algo
         self._cache: dict[tuple, Any] = {}
 
     @property
@@ -263,10 +264,10 @@ class Recorder:
     def _compiled(self, force_noise: bool, attention: bool, render: bool, reference: bool):
         sig = (force_noise, attention, render, reference)
         if sig not in self._cache:
-            policy = Policy.from_setup(self.setup, force_noise=force_noise)
+            policy = Policy.of(self.algo, self.setup, force_noise=force_noise)
             ref = None
             if reference:  # the run's own execution, as training evaluated it
-                act = make_algorithm(self.setup).act
+                act = self.algo.act
                 ref = functools.partial(act, execution=table_execution(self.setup))
             snap = None
             if render:
