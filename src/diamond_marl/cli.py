@@ -57,7 +57,7 @@ def _cmd_env_check(args: argparse.Namespace) -> int:
             f"{report.name}: {verdict}  env_sps={report.steps_per_s:,.0f} "
             f"({args.num_envs} envs x {args.steps} steps, compile {report.compile_s:.1f}s)  "
             f"episodes={report.episodes}  random-policy return={report.mean_return:.3f}{success}"
-            f"  identical-obs steps={report.symmetric:.1%}"
+            f"  identical-obs steps={report.symmetric:.1%} starts={report.tied_starts:.1%}"
         )
         for problem in report.problems:
             print(f"  - {problem}")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from diamond_marl.envs import EntityKind, make
-from diamond_marl.envs.check import check_timestep, random_actions
+from diamond_marl.envs.check import check_timestep, env_check, random_actions, symmetric_share
 from diamond_marl.envs.jaxmarl_env import quiet_import_jaxmarl, strong_types
 from diamond_marl.envs.mpe import COVER_DISTANCE, ENTITY_DIM, MpeSpread, MpeState, contact_force
 from diamond_marl.errors import ConfigError
@@ -201,6 +201,30 @@ def test_spawn_radius_is_a_symmetry_dial():
         make("mpe:spread,n=3,spawn=inf")
 
 
+def test_tie_is_the_share_of_starts_that_trap_a_deterministic_policy():
+    """``tie=p``: a start has every agent at one point (identical observations) with
+    probability p, else the usual draw; env-check's ``tied_starts`` reads the dial back."""
+    for p, share in ((0.0, 0.0), (0.5, 0.5), (1.0, 1.0)):
+        env = make(f"mpe:spread,n=3,tie={p:g}")
+        assert env.spec.name == f"mpe:spread,n=3,tie={p:g}"
+        _, ts = jax.vmap(env.reset)(jax.random.split(jax.random.PRNGKey(2), 400))
+        obs = np.asarray(ts.obs)  # (400, N, O)
+        tied = (obs == obs[:, :1]).all(axis=(1, 2))  # every agent sees what agent 0 sees
+        apart = (obs[:, 0] != obs[:, 1]).any(-1) & (obs[:, 0] != obs[:, 2]).any(-1)
+        assert (tied | apart).all()  # a start is either tied for all or for none
+        assert tied.mean() == pytest.approx(share, abs=0.07)
+        assert symmetric_share(ts.obs, ts.action_mask) == tied.mean()
+    # a tie stays a tie while every agent does the same: no force between agents at one point
+    env = make("mpe:spread,n=3,tie=1")
+    state, _ = env.reset(jax.random.PRNGKey(3))
+    for action in (4, 4, 1, 0, 2):
+        state, ts = env.step(state, jnp.full(3, action, jnp.int32))
+    obs = np.asarray(ts.obs)
+    assert (obs == obs[0]).all()
+    report = env_check(env, num_envs=16, steps=2)
+    assert report.tied_starts == 1.0 and not report.problems
+
+
 @pytest.mark.parametrize(
     "name,needle",
     [
@@ -209,7 +233,10 @@ def test_spawn_radius_is_a_symmetry_dial():
         ("mpe:spread,n=3,landmarks=-1", "landmarks=-1 is impossible; allowed: landmarks >= 1"),
         ("mpe:spread,n=3,landmarks=0", "landmarks=0 is impossible"),
         ("mpe:spread,n=x", "n='x' is not an integer"),
-        ("mpe:spread,agents=3", "unknown parameter(s) agents; allowed: n, landmarks, spawn"),
+        ("mpe:spread,agents=3", "unknown parameter(s) agents; allowed: n, landmarks, spawn, tie"),
+        ("mpe:spread,n=3,tie=1.5", "tie=1.5 is impossible; allowed: 0 <= tie <= 1"),
+        ("mpe:spread,n=3,tie=-0.5", "tie=-0.5 is impossible; allowed: finite tie >= 0"),
+        ("mpe:spread,n=3,tie=half", "tie='half' is not a number"),
         ("mpe:tag", "unknown MPE task 'tag'; allowed: spread"),
         ("mpe:n=3", "mpe needs a task"),
     ],

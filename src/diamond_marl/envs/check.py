@@ -128,6 +128,7 @@ class CheckReport:
     success: float | None
     compile_s: float
     symmetric: float  # symmetric_share of the random rollout
+    tied_starts: float  # symmetric_share of first timesteps: where a deterministic policy binds
 
 
 def env_check(env: Env, num_envs: int = 256, steps: int = 100, seed: int = 0) -> CheckReport:
@@ -143,6 +144,8 @@ def env_check(env: Env, num_envs: int = 256, steps: int = 100, seed: int = 0) ->
     elapsed = time.perf_counter() - t0
     if not problems:
         problems = check_timestep(env, traj, (steps, num_envs))
+    start_keys = jax.random.split(jax.random.PRNGKey(seed + 3), num_envs)
+    starts = jax.jit(jax.vmap(env.reset))(start_keys)[1]
     done = np.asarray(traj.done)
     episodes = int(done.sum())
     mean_return = float(np.asarray(traj.extras["episode_return"])[done].mean()) if episodes else 0.0
@@ -158,4 +161,5 @@ def env_check(env: Env, num_envs: int = 256, steps: int = 100, seed: int = 0) ->
         success=success,
         compile_s=compile_s,
         symmetric=symmetric_share(traj.obs, traj.action_mask),
+        tied_starts=symmetric_share(starts.obs, starts.action_mask),
     )

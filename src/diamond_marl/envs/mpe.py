@@ -23,7 +23,10 @@ same key); jaxmarl's time limit of 25 is tested before the step is counted, so a
 lasts 26 steps and ends truncated (``spec.max_steps`` = 26), never terminated.
 ``spawn=R`` (not in jaxmarl) starts the agents uniformly in a disc of radius R around a centre
 drawn uniformly in the square instead: a symmetry dial, since at R = 0 every agent starts at
-one point and sees exactly what the others see.
+one point and sees exactly what the others see. ``tie=p`` (not in jaxmarl) starts an episode
+with every agent at one point with probability p, and as without it otherwise: the share of
+episodes in which a deterministic shared policy is trapped, the symmetry dial of
+``suites/symmetry.yaml``.
 
 Success (``spec.success_metric = "coverage"``): ``extras["won"]`` on the final step is the
 fraction of landmarks with an agent centre within ``COVER_DISTANCE`` = 0.1 of them, the
@@ -141,7 +144,11 @@ class MpeSpread(Env):
     """Cooperative navigation: N agents cover M landmarks (``mpe:spread,n=N[,landmarks=M]``)."""
 
     def __init__(
-        self, n: int = DEFAULT_AGENTS, landmarks: int | None = None, spawn: float | None = None
+        self,
+        n: int = DEFAULT_AGENTS,
+        landmarks: int | None = None,
+        spawn: float | None = None,
+        tie: float | None = None,
     ) -> None:
         m = n if landmarks is None else landmarks
         if n < 2:
@@ -150,9 +157,12 @@ class MpeSpread(Env):
             raise ConfigError(f"mpe:spread: landmarks={m} is impossible; allowed: landmarks >= 1")
         if spawn is not None and not spawn >= 0:
             raise ConfigError(f"mpe:spread: spawn={spawn} is impossible; allowed: spawn >= 0")
-        self.n, self.m, self.spawn = n, m, spawn
+        if tie is not None and not 0 <= tie <= 1:
+            raise ConfigError(f"mpe:spread: tie={tie:g} is impossible; allowed: 0 <= tie <= 1")
+        self.n, self.m, self.spawn, self.tie = n, m, spawn, tie
         name = f"mpe:spread,n={n}" + ("" if m == n else f",landmarks={m}")
         name += "" if spawn is None else f",spawn={spawn:g}"
+        name += "" if tie is None else f",tie={tie:g}"
         self.spec = EnvSpec(
             name=name,
             num_agents=n,
@@ -204,7 +214,16 @@ class MpeSpread(Env):
     def _spawn_agents(self, key: chex.PRNGKey) -> chex.Array:
         """(N, 2) start positions: uniform in the square (jaxmarl's draw), or with ``spawn=R``
         uniform in a disc of radius R around a centre uniform in the square (R = 0: all
-        agents at one point, with identical observations)."""
+        agents at one point, with identical observations). With ``tie=p``, an episode starts
+        tied with probability p: every agent at agent 0's draw."""
+        if self.tie is None:
+            return self._draw_agents(key)
+        draw_key, tie_key = jax.random.split(key)
+        pos = self._draw_agents(draw_key)  # (N, 2)
+        tied = jax.random.bernoulli(tie_key, self.tie)
+        return jnp.where(tied, jnp.broadcast_to(pos[0], pos.shape), pos)
+
+    def _draw_agents(self, key: chex.PRNGKey) -> chex.Array:
         if self.spawn is None:
             return jax.random.uniform(
                 key, (self.n, 2), minval=-SPAWN_HALF_WIDTH, maxval=SPAWN_HALF_WIDTH
@@ -271,16 +290,20 @@ def _build(variant: str | None, params: dict[str, str]) -> MpeSpread:
             raise ConfigError(f"mpe needs a task, e.g. 'mpe:spread,n=3'; allowed: {TASKS[0]}")
         raise allowed(variant, "MPE task", TASKS)
     env = f"mpe:{variant}"
-    registry.check_no_extra(params, ("n", "landmarks", "spawn"), env)
+    registry.check_no_extra(params, ("n", "landmarks", "spawn", "tie"), env)
     n = registry.int_param(params, "n", DEFAULT_AGENTS, 2, env)
     landmarks = registry.int_param(params, "landmarks", n, 1, env)
     spawn = registry.float_param(params, "spawn", None, 0.0, env)
-    return MpeSpread(n, landmarks, spawn)
+    tie = registry.float_param(params, "tie", None, 0.0, env)
+    return MpeSpread(n, landmarks, spawn, tie)
 
 
 registry.register(
     "mpe",
     _build,
     listed=("mpe:spread,n=3", "mpe:spread,n=8"),
-    summary="MPE cooperative navigation (spread); params n>=2, landmarks>=1, spawn>=0 (radius)",
+    summary=(
+        "MPE cooperative navigation (spread); params n>=2, landmarks>=1, spawn>=0 (radius), "
+        "0<=tie<=1 (share of tied starts)"
+    ),
 )
