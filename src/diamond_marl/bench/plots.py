@@ -93,3 +93,36 @@ def final_plot(
     ax.set_ylabel(ylabel)
     ax.grid(axis="y", alpha=0.3)
     return _save(fig, path)
+
+
+def dial_plot(
+    panels: Sequence[tuple[str, Mapping[str, Sequence[tuple[float, Estimate]]]]],
+    path: Path,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    colors: Mapping[str, str] | None = None,
+) -> Path | None:
+    """Side-by-side panels sharing the y axis; in each, one line per label through its
+    points ``(x, IQM with 95% CI)``, the interval as a band. Returns None when no panel has a
+    point."""
+    if not any(lines for _, lines in panels):
+        return None
+    fig = _new_figure(4.2 * len(panels) + 1.0, 4.0)
+    axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
+    for ax, (panel_title, lines) in zip(axes, panels, strict=True):
+        for i, (label, points) in enumerate(lines.items()):
+            if not points:
+                continue
+            color = (colors or {}).get(label, f"C{i % 10}")
+            x = np.array([p[0] for p in points])
+            est = np.array([tuple(p[1]) for p in points])  # (P, 3): value, low, high
+            ax.plot(x, est[:, 0], color=color, marker="o", markersize=4, label=label)
+            ax.fill_between(x, est[:, 1], est[:, 2], color=color, alpha=0.15, linewidth=0)
+        ax.set_title(panel_title, fontsize=9)
+        ax.set_xlabel(xlabel, fontsize=8)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel(ylabel)
+    axes[-1].legend(fontsize=7, loc="best")
+    fig.suptitle(title, fontsize=10)
+    return _save(fig, path)

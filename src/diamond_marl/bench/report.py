@@ -3,7 +3,8 @@
 Reads every run directory under RUNS_DIR (a benchmark cell with ``cell.json``, or a plain
 ``diamond-marl train`` run with ``summary.json``; ``bench.runs``), computes the report's
 rows (``bench.rows``: IQM with 95% stratified-bootstrap intervals and the probability of
-improvement over ``none`` per env x algo x breaker, transfer, role analysis, cost;
+improvement over ``none`` per env x algo x breaker, both executions, the symmetry dial
+(``bench.dial``), transfer, role analysis, cost;
 ``bench.writeup``: the write-up's table beside ours, for the rows our runs include),
 renders them (``bench.render``) and writes ``report.json``, ``report.md``, a
 self-contained ``report.html``, ``marl_eval.json`` and ``plots/*.png`` into
@@ -16,6 +17,7 @@ import shutil
 from pathlib import Path
 
 from diamond_marl.atomic import atomic_write_text, check_writable_dir
+from diamond_marl.bench.dial import dial_lines
 from diamond_marl.bench.render.exports import marl_eval_json, report_json
 from diamond_marl.bench.render.page import page
 from diamond_marl.bench.rows import (
@@ -66,6 +68,7 @@ def collect(runs_dir: str | Path, out: Path, cost: str | Path | bool | None = No
     reference = load_reference()
     return Report(
         runs_dir=str(runs_dir), rows=result_rows(groups), executions=execution_rows(groups),
+        dial=dial_lines(groups),
         writeup=compare(groups, reference),
         transfer=transfer_rows(runs), analysis=analysis_rows(runs, PLOTS), cost=cost_info,
         not_finished=unfinished_rows(runs), notes=notes, directories=len(runs), groups=groups,

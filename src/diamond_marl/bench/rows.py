@@ -21,7 +21,8 @@ from diamond_marl.bench.runs import EXECUTIONS, Group, Run, headline_metric
 from diamond_marl.bench.stats import bootstrap_ci, prob_improvement
 from diamond_marl.breaker_names import breaker_order
 
-if TYPE_CHECKING:  # bench.writeup builds on these rows
+if TYPE_CHECKING:  # bench.writeup and bench.dial build on these rows
+    from diamond_marl.bench.dial import DialLine
     from diamond_marl.bench.writeup import Reference, WriteupEntry
 
 HIDDEN = {"json": False}
@@ -371,6 +372,7 @@ class Report:
     runs_dir: str
     rows: list[ResultRow]
     executions: list[ExecutionRow]  # greedy and sampled, where the runs recorded both
+    dial: list[DialLine]  # breakers along a symmetry dial, where the runs span one
     writeup: list[WriteupEntry]  # only the write-up's rows our runs include
     transfer: list[TransferRow]
     analysis: list[AnalysisRow]

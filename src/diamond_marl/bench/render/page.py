@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from diamond_marl.bench.render import cost, executions, results, roles, writeup
+from diamond_marl.bench.render import cost, dial, executions, results, roles, writeup
 from diamond_marl.bench.render.doc import Doc
 from diamond_marl.bench.rows import Report
 
@@ -35,6 +35,7 @@ def page(report: Report, out: Path, plot_dir: Path) -> tuple[Doc, list[Path]]:
     writeup.section(doc, report.writeup, report.reference)
     drawn = results.section(doc, report.rows, report.groups, plot_dir)
     drawn += executions.section(doc, report.executions, report.groups, plot_dir)
+    drawn += dial.section(doc, report.dial, plot_dir)
     results.transfer_section(doc, report.transfer)
     roles.section(doc, report.analysis, out)
     cost.section(doc, report.cost)

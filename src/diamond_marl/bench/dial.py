@@ -1,0 +1,123 @@
+"""The symmetry dial: final scores against an environment parameter that sets how much of the
+task is symmetric (JAX-free).
+
+A *dial group* is every env x algo x breaker group whose environment names differ only in a
+dial parameter (``DIALS``: ``tie`` of ``mpe:spread``, the share of episodes that start with
+every agent at one point, or ``spawn``, the start radius), with at least two values of it.
+For each breaker and dial value the report shows the final headline metric and the return
+under both executions (IQM with its 95% bootstrap interval) and the breaker's difference from
+``none`` paired by seed, each under its own execution (as in the results table).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from diamond_marl.bench.rows import Interval
+from diamond_marl.bench.runs import EXECUTIONS, Group
+from diamond_marl.bench.stats import bootstrap_ci, paired_difference
+from diamond_marl.breaker_names import breaker_order
+from diamond_marl.env_names import parse_name
+
+# parameter -> what its value means, as an axis label
+DIALS = {
+    "tie": "share of episodes that start tied (identical observations)",
+    "spawn": "start radius R (0: every agent at one point)",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Difference:
+    """Breaker minus ``none``, paired by seed: the mean with its 95% bootstrap interval, and
+    the number of seeds where the breaker scores higher and lower."""
+
+    mean: float
+    ci_low: float
+    ci_high: float
+    better: int
+    worse: int
+
+
+@dataclasses.dataclass(frozen=True)
+class DialPoint:
+    value: float  # the dial parameter's value
+    env: str  # the full environment name
+    seeds: int
+    execution: str  # the breaker's own (greedy for all but ``sampled``)
+    greedy: Interval | None
+    sampled: Interval | None
+    greedy_return: Interval | None
+    sampled_return: Interval | None
+    vs_none: Difference | None  # headline, each under its own execution
+
+
+@dataclasses.dataclass(frozen=True)
+class DialLine:
+    """One breaker along one dial: a point per dial value, in increasing order."""
+
+    env: str  # the environment name without the dial parameter
+    algo: str
+    dial: str
+    breaker: str
+    metric: str
+    points: list[DialPoint]
+
+
+def split_dial(name: str) -> tuple[str, str, float] | None:
+    """``mpe:spread,n=3,tie=0.5`` -> (``mpe:spread,n=3``, ``tie``, 0.5); None without a dial."""
+    family, variant, params = parse_name(name, ())
+    found = [k for k in DIALS if k in params]
+    if len(found) != 1:
+        return None
+    dial = found[0]
+    try:
+        value = float(params.pop(dial))
+    except ValueError:
+        return None
+    items = ([variant] if variant else []) + [f"{k}={v}" for k, v in params.items()]
+    return f"{family}:{','.join(items)}", dial, value
+
+
+def _interval(values: dict[int, float]) -> Interval | None:
+    return Interval(*bootstrap_ci(list(values.values()))) if values else None
+
+
+def _headline(g: Group) -> dict[int, float]:
+    return g.readout(g.execution, g.metric) or dict(g.values)
+
+
+def _point(value: float, g: Group, none: Group | None) -> DialPoint:
+    read = {(ex, m): g.readout(ex, m) for ex in EXECUTIONS for m in (g.metric, "return")}
+    diff = None
+    if none is not None and g.breaker != "none":
+        paired = paired_difference(_headline(g), _headline(none))
+        if paired is not None:
+            m = paired.mean
+            diff = Difference(m.value, m.low, m.high, paired.better, paired.worse)
+    return DialPoint(
+        value, g.env, len(g.values), g.execution,
+        _interval(read[("greedy", g.metric)]), _interval(read[("sampled", g.metric)]),
+        _interval(read[("greedy", "return")]), _interval(read[("sampled", "return")]), diff,
+    )  # fmt: skip
+
+
+def dial_lines(groups: dict[tuple[str, str, str], Group]) -> list[DialLine]:
+    """Every breaker's line along every dial that has at least two values."""
+    found: dict[tuple[str, str, str], dict[str, dict[float, Group]]] = {}
+    for (env, algo, breaker), g in groups.items():
+        split = split_dial(env)
+        if split is not None:
+            base, dial, value = split
+            found.setdefault((base, algo, dial), {}).setdefault(breaker, {})[value] = g
+    lines = []
+    for (base, algo, dial), by_breaker in sorted(found.items()):
+        values = {v for per_value in by_breaker.values() for v in per_value}
+        if len(values) < 2:
+            continue
+        nones = by_breaker.get("none", {})
+        for breaker in sorted(by_breaker, key=breaker_order):
+            per_value = by_breaker[breaker]
+            points = [_point(v, per_value[v], nones.get(v)) for v in sorted(per_value)]
+            metric = next(iter(per_value.values())).metric
+            lines.append(DialLine(base, algo, dial, breaker, metric, points))
+    return lines

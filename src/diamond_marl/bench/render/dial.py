@@ -1,0 +1,113 @@
+"""The report's section "Symmetry dial": every breaker's final score along a dial (``tie`` or
+``spawn`` of ``mpe:spread``), a figure per score (greedy and sampled execution side by side)
+and a table per env x algo x dial."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from diamond_marl.bench import plots
+from diamond_marl.bench.dial import DIALS, DialLine, DialPoint
+from diamond_marl.bench.render import fmt
+from diamond_marl.bench.render.doc import Doc
+from diamond_marl.bench.rows import Interval
+from diamond_marl.bench.runs import EXECUTIONS, RATE_METRICS
+from diamond_marl.bench.stats import Estimate
+from diamond_marl.env_names import file_safe
+
+_TEXT = (
+    "Each line is one breaker's final score at each setting of a symmetry dial: the IQM over "
+    "seeds with its 95% bootstrap band. With `tie=p`, a share p of the episodes start with "
+    "every agent at one point, where the agents see exactly the same thing and a shared "
+    "deterministic policy moves them as one for the whole episode: p is the share of episodes "
+    "the symmetry trap holds for such a policy (`diamond-marl env-check` prints it as "
+    "`starts`). The left panel is greedy execution, the right one sampled (the policy's own "
+    "distribution), for every breaker on the same episodes. The table gives each breaker's "
+    "score under its own execution (greedy for all but `sampled`) and its difference from "
+    "`none` paired by seed (mean [95% CI], seeds better/worse)."
+)
+
+
+def section(doc: Doc, lines: list[DialLine], plot_dir: Path) -> list[Path]:
+    """Tables and figures; returns the figures drawn into ``plot_dir``."""
+    if not lines:
+        return []
+    doc.h(2, "Symmetry dial")
+    doc.p(_TEXT)
+    by_dial: dict[tuple[str, str, str], list[DialLine]] = {}
+    for line in lines:
+        by_dial.setdefault((line.env, line.algo, line.dial), []).append(line)
+    drawn: list[Path] = []
+    for (env, algo, dial), group in by_dial.items():
+        doc.h(3, f"{env} · {algo} · {dial}")
+        metric = group[0].metric
+        for name in (metric, "return"):
+            path = _figure(env, algo, dial, group, name, plot_dir)
+            if path is not None:
+                doc.img(path, f"{env} · {algo}: final {name} along {dial}")
+                drawn.append(path)
+        _table(doc, dial, group)
+    return drawn
+
+
+def _readout(point: DialPoint, execution: str, name: str, metric: str) -> Interval | None:
+    if name == metric:
+        return point.greedy if execution == "greedy" else point.sampled
+    return point.greedy_return if execution == "greedy" else point.sampled_return
+
+
+def _figure(
+    env: str, algo: str, dial: str, group: list[DialLine], name: str, plot_dir: Path
+) -> Path | None:
+    metric = group[0].metric
+    scale = 100.0 if name in RATE_METRICS else 1.0
+    panels = []
+    for ex in EXECUTIONS:
+        per_breaker = {}
+        for line in group:
+            points = []
+            for p in line.points:
+                v = _readout(p, ex, name, metric)
+                if v is not None:
+                    est = Estimate(scale * v.iqm, scale * v.ci_low, scale * v.ci_high)
+                    points.append((p.value, est))
+            per_breaker[line.breaker] = points
+        panels.append((f"{ex} execution", per_breaker))
+    colors = {line.breaker: f"C{i % 10}" for i, line in enumerate(group)}
+    title = f"{env} · {algo}: final {name} along {dial} (IQM, 95% CI)"
+    ylabel = f"{name} (%)" if scale != 1.0 else name
+    slug = f"{file_safe(env)}-{algo}-{dial}-{name}"
+    return plots.dial_plot(
+        panels, plot_dir / f"dial-{slug}.png", title, DIALS[dial], ylabel, colors
+    )
+
+
+def _table(doc: Doc, dial: str, group: list[DialLine]) -> None:
+    metric = group[0].metric
+    rate = metric in RATE_METRICS
+    rows = []
+    for line in group:
+        for p in line.points:
+            own = p.greedy if p.execution == "greedy" else p.sampled
+            diff = "-"
+            if p.vs_none is not None:
+                d = p.vs_none
+                diff = (
+                    f"{fmt.score(d.mean, rate, signed=True)} "
+                    f"[{fmt.score(d.ci_low, rate, signed=True)}, "
+                    f"{fmt.score(d.ci_high, rate, signed=True)}] ({d.better}/{d.worse})"
+                )
+            rows.append(
+                [f"`{line.breaker}`", f"{p.value:g}", p.execution, _cell(own, rate),
+                 _cell(p.greedy, rate), _cell(p.sampled, rate), _cell(p.greedy_return, False),
+                 _cell(p.sampled_return, False), diff, str(p.seeds)]
+            )  # fmt: skip
+    header = [
+        "breaker", dial, "execution", metric, f"greedy {metric}", f"sampled {metric}",
+        "greedy return", "sampled return", f"{metric} - none (paired)", "seeds",
+    ]  # fmt: skip
+    doc.table(header, rows)
+
+
+def _cell(v: Interval | None, rate: bool) -> str:
+    return "-" if v is None else fmt.interval(v.iqm, v.ci_low, v.ci_high, rate)
