@@ -53,7 +53,7 @@ ENV_FAMILIES: dict[str, _EnvFamily] = {
         "rware:tiny-4ag",
     ),
     "mpe": _EnvFamily(
-        True, ("n", "landmarks", "spawn"), (("n", 2), ("landmarks", 1)), "mpe:spread,n=3"
+        True, ("n", "landmarks", "spawn", "tie"), (("n", 2), ("landmarks", 1)), "mpe:spread,n=3"
     ),
     "jaxmarl": _EnvFamily(True, ("chunk",), (("chunk", 1),), "jaxmarl:MPE_simple_spread_v3"),
 }
