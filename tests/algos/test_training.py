@@ -64,6 +64,11 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path, algo, extra):
     sa = json.loads((tmp_path / "full" / "summary.json").read_text())
     sb = json.loads((tmp_path / "part" / "summary.json").read_text())
     assert sa["seeds"] == sb["seeds"] and sa["env_steps"] == sb["env_steps"]
+    # where the time went (summed over both calls when resumed), within the run's clock
+    ta, tb = sa["time_s"], sb["time_s"]
+    assert set(ta) == set(tb) == {"first_chunk", "train", "eval", "checkpoint", "final_eval"}
+    assert all(v > 0 for v in ta.values()) and all(v > 0 for v in tb.values())
+    assert sum(ta.values()) - ta["final_eval"] <= sa["wall_s"]
 
 
 def test_run_directory_outputs(tmp_path):

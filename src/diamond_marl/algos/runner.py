@@ -38,6 +38,27 @@ class TrainingDiverged(RuntimeError):
     """A loss became NaN or infinite; the last good checkpoint is kept."""
 
 
+class Stopwatch:
+    """Seconds spent per part of a run, summed over resumed calls (kept in the checkpoint's
+    metadata): ``first_chunk`` (each call's first training chunk: compilation included),
+    ``train`` (the other chunks), ``eval`` (periodic evaluations, the first one compiling),
+    ``checkpoint`` (saving), ``final_eval``. ``summary.json`` holds them as ``time_s``."""
+
+    PARTS = ("first_chunk", "train", "eval", "checkpoint", "final_eval")
+
+    def __init__(self, before: dict[str, float] | None = None) -> None:
+        self.totals = {k: float((before or {}).get(k, 0.0)) for k in self.PARTS}
+
+    def time(self, part: str, fn, *args):
+        t0 = time.perf_counter()
+        out = jax.block_until_ready(fn(*args))
+        self.totals[part] += time.perf_counter() - t0
+        return out
+
+    def rounded(self) -> dict[str, float]:
+        return {k: round(v, 3) for k, v in self.totals.items()}
+
+
 def make_algorithm(setup: TrainSetup) -> Algorithm:
     if setup.config.is_ppo:
         from diamond_marl.algos.ppo import make_ppo
@@ -177,12 +198,13 @@ def train(
                 "or choose another out="
             )
         store.write_config(to_dict(cfg))
-    start_chunk, wall_before = 0, 0.0
+    start_chunk, wall_before, clock = 0, 0.0, Stopwatch()
     if resume is not None and checkpoint.has_state(ckpt_dir):
         # the structure only: running init would hold a second state (and buffer) in memory
         template = jax.eval_shape(program.init, program.seed_keys)
         state, meta = checkpoint.load(ckpt_dir, template)
         start_chunk, wall_before = meta["chunk"] + 1, meta["wall_s"]
+        clock = Stopwatch(meta.get("time_s"))
         store.load_metrics(up_to_step=meta["env_steps"])
     else:
         state = program.init(program.seed_keys)
@@ -193,7 +215,8 @@ def train(
     success = _success_key(setup)
     try:
         for c in range(start_chunk, setup.chunks):
-            state, raw = program.chunk(state)
+            part = "first_chunk" if c == start_chunk else "train"
+            state, raw = clock.time(part, program.chunk, state)
             raw = {k: np.asarray(v) for k, v in raw.items()}
             if "loss" in raw and not np.all(np.isfinite(raw["loss"])):
                 bad = np.argwhere(~np.isfinite(raw["loss"]))[0]
@@ -204,13 +227,14 @@ def train(
                     f"{ckpt_dir}"
                 )
             env_steps = (c + 1) * setup.updates_per_chunk * setup.steps_per_update
-            evals = program.evaluate(state, cfg.eval_episodes, c)
+            evals = clock.time("eval", program.evaluate, state, cfg.eval_episodes, c)
             wall = wall_before + time.perf_counter() - t0
             for s, m in enumerate(_chunk_metrics(raw)):
                 m |= eval_metrics(evals, s, program.execution, success) | {"wall_s": wall}
                 store.log(cfg.seed + s, env_steps, m)
             store.flush()
-            checkpoint.save(ckpt_dir, state, {"chunk": c, "env_steps": env_steps, "wall_s": wall})
+            meta = {"chunk": c, "env_steps": env_steps, "wall_s": wall, "time_s": clock.totals}
+            clock.time("checkpoint", checkpoint.save, ckpt_dir, state, meta)
             if bar is not None:
                 own = evals[program.execution]
                 post = {"return": f"{own['return'].mean():.3f}"}
@@ -226,7 +250,8 @@ def train(
             bar.close()
         store.close()
     wall = wall_before + time.perf_counter() - t0
-    summary = final_summary(program, state, cfg, wall)
+    summary = clock.time("final_eval", final_summary, program, state, cfg, wall)
+    summary["time_s"] = clock.rounded()
     store.write_summary(summary)
     meta = {"chunk": setup.chunks - 1, "env_steps": setup.env_steps_total, "wall_s": wall}
     checkpoint.save_policy(ckpt_dir, jax.vmap(program.algo.act_params)(state), meta)
