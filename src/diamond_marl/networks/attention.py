@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 
 from diamond_marl.networks.breakers import NoiseConfig
+from diamond_marl.networks.dense import Dense
 
 
 class EntityAttention(nn.Module):
@@ -46,7 +47,7 @@ class EntityAttention(nn.Module):
         share parameters), but is only read when ``eps`` is given.
         """
         d = self.features // self.heads
-        qkv = nn.Dense(3 * self.features, use_bias=False, name="qkv")(x)  # (..., E, 3D)
+        qkv = Dense(3 * self.features, use_bias=False, name="qkv")(x)  # (..., E, 3D)
         qkv = qkv.reshape(x.shape[:-1] + (3, self.heads, d))  # (..., E, 3, H, d)
         q, k, v = qkv[..., 0, :, :], qkv[..., 1, :, :], qkv[..., 2, :, :]  # (..., E, H, d)
         logits = jnp.einsum("...qhd,...khd->...hqk", q, k) / math.sqrt(d)  # (..., H, E, E)
@@ -65,7 +66,7 @@ class EntityAttention(nn.Module):
         self.sow("intermediates", "attention", weights)
         out = jnp.einsum("...hqk,...khd->...qhd", weights, v)  # (..., E, H, d)
         out = out.reshape(x.shape[:-1] + (self.features,))  # (..., E, D)
-        return nn.Dense(self.features, name="out")(out)  # (..., E, D)
+        return Dense(self.features, name="out")(out)  # (..., E, D)
 
     def _sigma(self, cfg: NoiseConfig) -> chex.Array:
         size = self.heads if cfg.per_head else 1

@@ -16,6 +16,7 @@ import flax.linen as nn
 
 from diamond_marl.errors import allowed
 from diamond_marl.networks.breakers import NoneConfig
+from diamond_marl.networks.dense import Dense
 from diamond_marl.networks.inputs import AgentObs
 from diamond_marl.networks.network import AgentNetwork, NetOut, NetworkConfig
 
@@ -51,9 +52,9 @@ class StateCritic(nn.Module):
 
     @nn.compact
     def __call__(self, state: chex.Array) -> chex.Array:
-        h = nn.relu(nn.Dense(self.hidden, name="dense0")(state))  # (..., hidden)
-        h = nn.relu(nn.Dense(self.hidden, name="dense1")(h))  # (..., hidden)
-        return nn.Dense(1, name="out")(h)[..., 0]  # (...)
+        h = nn.relu(Dense(self.hidden, name="dense0")(state))  # (..., hidden)
+        h = nn.relu(Dense(self.hidden, name="dense1")(h))  # (..., hidden)
+        return Dense(1, name="out")(h)[..., 0]  # (...)
 
 
 def make_critic(kind: str, config: NetworkConfig | None = None) -> EntityCritic | StateCritic:

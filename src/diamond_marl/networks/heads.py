@@ -15,6 +15,8 @@ import flax.linen as nn
 import jax.numpy as jnp
 import numpy as np
 
+from diamond_marl.networks.dense import Dense
+
 
 def mask_logits(logits: chex.Array, action_mask: chex.Array) -> chex.Array:
     """Unavailable actions get the dtype's minimum, so softmax gives them zero, argmax never."""
@@ -40,15 +42,15 @@ class ActionHead(nn.Module):
         out = jnp.zeros(own.shape[:-1] + (num_actions,), own.dtype)  # (..., A)
         init = nn.initializers.variance_scaling(self.init_scale**2, "fan_in", "truncated_normal")
         if len(plain):
-            scores = nn.Dense(len(plain), kernel_init=init, name="plain")(own)  # (..., A_plain)
+            scores = Dense(len(plain), kernel_init=init, name="plain")(own)  # (..., A_plain)
             out = out.at[..., plain].set(scores)
         if len(targeted):
             if table.max() >= tokens.shape[-2]:
                 raise ValueError(
                     f"action_entity refers to token {table.max()}, only {tokens.shape[-2]} tokens"
                 )
-            q = nn.Dense(self.key_features, kernel_init=init, name="query")(own)  # (..., d)
-            k = nn.Dense(self.key_features, name="key")(tokens)  # (..., E, d)
+            q = Dense(self.key_features, kernel_init=init, name="query")(own)  # (..., d)
+            k = Dense(self.key_features, name="key")(tokens)  # (..., E, d)
             per_token = jnp.einsum("...d,...ed->...e", q, k) / math.sqrt(self.key_features)
             bias = self.param("target_bias", nn.initializers.zeros, ())
             out = out.at[..., targeted].set(per_token[..., table[targeted]] + bias)  # (..., A)
@@ -62,5 +64,5 @@ class ValueHead(nn.Module):
 
     @nn.compact
     def __call__(self, own: chex.Array) -> chex.Array:
-        h = nn.relu(nn.Dense(self.hidden, name="hidden")(own))  # (..., hidden)
-        return nn.Dense(1, name="out")(h)[..., 0]  # (...)
+        h = nn.relu(Dense(self.hidden, name="hidden")(own))  # (..., hidden)
+        return Dense(1, name="out")(h)[..., 0]  # (...)

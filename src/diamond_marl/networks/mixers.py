@@ -23,6 +23,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from diamond_marl.errors import ConfigError, allowed
+from diamond_marl.networks.dense import Dense
 
 MIXERS = ("vdn", "qmix")
 
@@ -60,19 +61,19 @@ class QMix(nn.Module):
         state = nn.LayerNorm(name="state_norm")(state)  # (..., S + 1)
 
         def hyper(out: int, name: str) -> chex.Array:
-            h = nn.relu(nn.Dense(self.hypernet_hidden, name=f"{name}_hidden")(state))
+            h = nn.relu(Dense(self.hypernet_hidden, name=f"{name}_hidden")(state))
             init = nn.initializers.variance_scaling(
                 self.init_scale**2, "fan_in", "truncated_normal"
             )  # at 1: lecun_normal, flax's default
-            return nn.Dense(out, kernel_init=init, name=name)(h)  # (..., out)
+            return Dense(out, kernel_init=init, name=name)(h)  # (..., out)
 
         w1 = jnp.abs(hyper(n * e, "hyper_w1")).reshape(state.shape[:-1] + (n, e))  # (..., N, e)
         zeros = nn.initializers.zeros
-        b1 = nn.Dense(e, kernel_init=zeros, name="hyper_b1")(state)  # (..., e), 0 at init
+        b1 = Dense(e, kernel_init=zeros, name="hyper_b1")(state)  # (..., e), 0 at init
         hidden = nn.elu(jnp.einsum("...n,...ne->...e", agent_qs, w1) + b1)  # (..., e)
         w2 = jnp.abs(hyper(e, "hyper_w2"))  # (..., e)
-        v_hidden = nn.relu(nn.Dense(e, name="v_hidden")(state))  # (..., e)
-        v = nn.Dense(1, kernel_init=zeros, name="v_out")(v_hidden)  # (..., 1), 0 at init
+        v_hidden = nn.relu(Dense(e, name="v_hidden")(state))  # (..., e)
+        v = Dense(1, kernel_init=zeros, name="v_out")(v_hidden)  # (..., 1), 0 at init
         return (hidden * w2).sum(-1) + v[..., 0]  # (...)
 
 

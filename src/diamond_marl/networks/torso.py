@@ -16,6 +16,7 @@ import jax.numpy as jnp
 from diamond_marl.envs.types import NUM_ENTITY_KINDS
 from diamond_marl.networks.attention import EntityAttention
 from diamond_marl.networks.breakers import NoiseConfig
+from diamond_marl.networks.dense import Dense
 
 
 class KindEmbed(nn.Module):
@@ -30,7 +31,7 @@ class KindEmbed(nn.Module):
         outer = onehot[..., :, None] * entities[..., None, :]  # (..., E, K, F)
         flat = outer.reshape(entities.shape[:-1] + (-1,))  # (..., E, K*F)
         x = jnp.concatenate([flat, onehot], axis=-1)  # (..., E, K*F + K): per-kind bias
-        return nn.Dense(self.features, use_bias=False, name="dense")(x)  # (..., E, D)
+        return Dense(self.features, use_bias=False, name="dense")(x)  # (..., E, D)
 
 
 class Block(nn.Module):
@@ -55,8 +56,8 @@ class Block(nn.Module):
             h, key_mask, eps, scale
         )  # (..., E, D)
         h = nn.LayerNorm(name="ln_mlp")(x)
-        h = nn.gelu(nn.Dense(self.mlp_ratio * self.features, name="mlp_in")(h))  # (..., E, mD)
-        return x + nn.Dense(self.features, name="mlp_out")(h)  # (..., E, D)
+        h = nn.gelu(Dense(self.mlp_ratio * self.features, name="mlp_in")(h))  # (..., E, mD)
+        return x + Dense(self.features, name="mlp_out")(h)  # (..., E, D)
 
 
 class EntityTorso(nn.Module):
