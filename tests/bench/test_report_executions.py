@@ -96,3 +96,37 @@ def test_verdict_rule(greedy, sampled, verdict):
 def test_seed_count_matches(runs):
     _, data = runs
     assert all(r["seeds"] == len(SEEDS) for r in data["executions"])
+
+
+@pytest.fixture(scope="module")
+def writeup_runs(tmp_path_factory):
+    """QMIX on smax:3m (a row of the write-up's table): none, rank and the `sampled`
+    baseline, each recording both executions."""
+    root = tmp_path_factory.mktemp("writeup")
+    greedy = {"none": [0.5, 0.52, 0.48, 0.5, 0.51], "rank": [0.6, 0.62, 0.58, 0.6, 0.61]}
+    sampled = {"none": [0.4, 0.42, 0.38, 0.4, 0.41], "rank": [0.7, 0.72, 0.68, 0.7, 0.71]}
+    for breaker in ("none", "rank"):
+        run = write_run(root, breaker, "smax:3m", "qmix", breaker, greedy[breaker])
+        with_executions(run, greedy[breaker], sampled[breaker], "greedy", metric="win_rate")
+    base = write_run(root, "sampled", "smax:3m", "qmix", "sampled", sampled["none"])
+    with_executions(base, greedy["none"], sampled["none"], "sampled", metric="win_rate")
+    report.write_report(root)
+    return root, json.loads((root / "report" / "report.json").read_text())
+
+
+def test_writeup_rows_under_sampled_execution_and_against_the_baseline(writeup_runs):
+    root, data = writeup_runs
+    (entry,) = data["writeup"]
+    assert set(entry["ours"]) == {"none", "rank"}  # the baseline is not a column of theirs
+    assert entry["ours_sampled"]["rank"]["iqm"] == pytest.approx(0.7033, abs=1e-3)
+    assert entry["ours_sampled"]["sampled"]["iqm"] == pytest.approx(0.4033, abs=1e-3)
+    # rank - none: +10 pp greedy, +30 pp sampled; rank (greedy) - sampled baseline: +20 pp
+    assert entry["improvement"]["rank"]["diff"] == pytest.approx(10.0, abs=0.01)
+    assert entry["improvement_sampled"]["rank"]["diff"] == pytest.approx(30.0, abs=0.01)
+    vs = entry["vs_stochastic"]["rank"]
+    assert vs["diff"] == pytest.approx(20.0, abs=0.01) and vs["verdict"] == "supports"
+    assert "noise" not in entry["vs_stochastic"]
+    md = (root / "report" / "report.md").read_text()
+    assert "under **sampled execution**" in md
+    assert "| 3m (`smax:3m`) | 40.3% [" in md
+    assert "- 3m (smax:3m): rank beats stochastic execution alone (+20.0 pp, 95% CI [" in md

@@ -12,17 +12,19 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from diamond_marl.bench.rows import Score
 from diamond_marl.bench.runs import Group
-from diamond_marl.bench.stats import Estimate, difference_ci, paired_difference
+from diamond_marl.bench.stats import Estimate, bootstrap_ci, difference_ci, paired_difference
 from diamond_marl.errors import ConfigError
 from diamond_marl.package_data import DATA, package_file
 
 WRITEUP_FILE = "writeup.yaml"
 VANILLA = "none"
 DIAMOND = ("noise", "rank")  # Diamond Attention's two forms, compared with vanilla
+STOCHASTIC = "sampled"  # the stochastic-execution baseline: vanilla acting by sampling
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,6 +106,11 @@ class WriteupEntry:
     their_gain_pp: float
     ours: dict[str, Score]  # breaker -> score, for none and each Diamond form we ran
     improvement: dict[str, Improvement]  # Diamond form -> difference to none
+    # the same under sampled execution (breaker -> score, incl. the `sampled` baseline's own)
+    ours_sampled: dict[str, Score] = dataclasses.field(default_factory=dict)
+    improvement_sampled: dict[str, Improvement] = dataclasses.field(default_factory=dict)
+    # Diamond form (its own execution) -> difference to the stochastic-execution baseline
+    vs_stochastic: dict[str, Improvement] = dataclasses.field(default_factory=dict)
 
 
 def verdict(diff: Estimate) -> str:
@@ -119,39 +126,81 @@ def compare(groups: dict[tuple[str, str, str], Group], ref: Reference) -> list[W
     """The write-up's rows whose environment has at least one of our cells, ours beside."""
     out = []
     for w in ref.rows:
-        cells = {b: groups.get((w.env, ref.algo, b)) for b in (VANILLA, *DIAMOND)}
-        ours = {b: _score(g) for b, g in cells.items() if g is not None}
-        if not ours:
+        cells = {b: groups.get((w.env, ref.algo, b)) for b in (VANILLA, *DIAMOND, STOCHASTIC)}
+        ran = {b: g for b, g in cells.items() if g is not None}
+        ours = {b: _score(g, _own(g)) for b, g in ran.items() if b != STOCHASTIC}
+        if not ran:
             continue
-        vanilla = cells[VANILLA]
         gain = round(w.diamond - w.vanilla, 1)
-        improvement = {
-            b: _improvement(g, vanilla, gain)
-            for b, g in cells.items()
-            if b != VANILLA and g is not None and vanilla is not None
-        }
-        out.append(WriteupEntry(w.label, w.env, w.vanilla, w.diamond, gain, ours, improvement))
+        vanilla, stochastic = cells[VANILLA], cells[STOCHASTIC]
+        forms = {b: g for b, g in ran.items() if b in DIAMOND}
+        sampled = {b: _sampled(g) for b, g in ran.items()}
+        sampled = {b: v for b, v in sampled.items() if v}
+        improvement, improvement_sampled, vs_stochastic = {}, {}, {}
+        for b, g in forms.items():
+            if vanilla is not None:
+                improvement[b] = _improvement(g, _own(g), vanilla, _own(vanilla), gain)
+                if b in sampled and VANILLA in sampled:
+                    improvement_sampled[b] = _improvement(
+                        g, sampled[b], vanilla, sampled[VANILLA], gain
+                    )
+            if stochastic is not None:
+                vs_stochastic[b] = _improvement(g, _own(g), stochastic, _own(stochastic), gain)
+        ours_sampled = {b: _score(ran[b], v) for b, v in sampled.items()}
+        out.append(
+            WriteupEntry(
+                w.label,
+                w.env,
+                w.vanilla,
+                w.diamond,
+                gain,
+                ours,
+                improvement,
+                ours_sampled,
+                improvement_sampled,
+                vs_stochastic,
+            )  # fmt: skip
+        )
     return out
 
 
-def _score(g: Group) -> Score:
-    return Score(g.metric, *g.estimate(), seeds=len(g.values))
+def _own(g: Group) -> dict[int, float]:
+    """Seed -> final headline score under the group's own execution (the results table's)."""
+    return dict(g.values)
 
 
-def _improvement(g: Group, vanilla: Group, gain: float) -> Improvement:
-    d = difference_ci(g.scores, vanilla.scores)
+def _sampled(g: Group) -> dict[int, float]:
+    """Seed -> final headline score under sampled execution, if every seed recorded it."""
+    out = g.readout("sampled", g.metric)
+    return out if set(out) == set(g.values) else {}
+
+
+def _score(g: Group, values: dict[int, float]) -> Score:
+    est = bootstrap_ci(_scores(values))
+    return Score(g.metric, est.value, est.low, est.high, seeds=len(values))
+
+
+def _scores(values: dict[int, float]) -> np.ndarray:
+    return np.array([values[s] for s in sorted(values)], dtype=float)
+
+
+def _improvement(
+    g: Group, x: dict[int, float], base: Group, y: dict[int, float], gain: float
+) -> Improvement:
+    """``x`` (seeds of ``g``) minus ``y`` (seeds of ``base``): interval, verdict, pairing."""
+    d = difference_ci(_scores(x), _scores(y))
     scale = 100.0 if g.is_rate else 1.0
     where = None
     # a rate that is 0 on every seed of both cells measures nothing (a floor, not a tie)
-    floor = g.is_rate and max([*g.values.values(), *vanilla.values.values()]) == 0
+    floor = g.is_rate and max([*x.values(), *y.values()]) == 0
     if g.is_rate and not floor:
         lo, hi = d.low * scale, d.high * scale
         where = "inside" if lo <= gain <= hi else "above" if gain > hi else "below"
     return_diff = None
-    if floor and g.has_returns and vanilla.has_returns:
-        return_diff = ReturnDiff(*difference_ci(g.return_scores, vanilla.return_scores))
+    if floor and g.has_returns and base.has_returns:
+        return_diff = ReturnDiff(*difference_ci(g.return_scores, base.return_scores))
     paired = None
-    pair = paired_difference(g.values, vanilla.values)
+    pair = paired_difference(x, y)
     if pair is not None:  # secondary: the verdict stays the unpaired IQM difference's
         paired = PairedDiff(
             list(pair.seeds), [scale * v for v in pair.diffs], scale * pair.mean.value,

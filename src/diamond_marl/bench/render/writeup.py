@@ -5,8 +5,16 @@ from __future__ import annotations
 
 from diamond_marl.bench.render import fmt
 from diamond_marl.bench.render.doc import Doc
+from diamond_marl.bench.rows import Score
 from diamond_marl.bench.runs import RATE_METRICS
-from diamond_marl.bench.writeup import DIAMOND, VANILLA, Improvement, Reference, WriteupEntry
+from diamond_marl.bench.writeup import (
+    DIAMOND,
+    STOCHASTIC,
+    VANILLA,
+    Improvement,
+    Reference,
+    WriteupEntry,
+)
 
 _VERDICTS = {
     "supports": ("supports the write-up", "lies above 0"),
@@ -37,26 +45,10 @@ def section(doc: Doc, entries: list[WriteupEntry], ref: Reference) -> None:
     )
     rows = []
     for e in entries:
-        ours = []
-        for b in (VANILLA, *DIAMOND):
-            o = e.ours.get(b)
-            if o is None:
-                ours.append("not run")
-                continue
-            rate = o.metric in RATE_METRICS
-            ours.append(f"{fmt.interval(o.iqm, o.ci_low, o.ci_high, rate)} (n={o.seeds})")
-        imps = []
-        for b in DIAMOND:
-            i = e.improvement.get(b)
-            if i is None:
-                imps.append(f"{b}: not run")
-                continue
-            unit = "" if i.unit == "pp" else f" {i.unit}"
-            text = f"{b}: {i.diff:+.1f} [{i.ci_low:+.1f}, {i.ci_high:+.1f}]{unit}"
-            imps.append(text + (" (both 0 on every seed)" if i.floor else ""))
+        ours = [_score_cell(e.ours.get(b)) for b in (VANILLA, *DIAMOND)]
         rows.append(
             [f"{e.benchmark} (`{e.env}`)", f"{e.their_vanilla:.1f}%", f"{e.their_diamond:.1f}%"]
-            + [*ours, "; ".join(imps)]
+            + [*ours, _improvements(e.improvement)]
         )
     name = algo.upper()
     doc.table(
@@ -72,6 +64,77 @@ def section(doc: Doc, entries: list[WriteupEntry], ref: Reference) -> None:
     missing = [f"{w.label} (`{w.env}`)" for w in ref.rows if w.env not in shown]
     if missing:
         doc.p(f"Rows of their table with no {algo} run here: {', '.join(missing)}.")
+    _sampled_table(doc, entries, name)
+
+
+def _score_cell(o: Score | None) -> str:
+    if o is None:
+        return "not run"
+    rate = o.metric in RATE_METRICS
+    return f"{fmt.interval(o.iqm, o.ci_low, o.ci_high, rate)} (n={o.seeds})"
+
+
+def _improvements(improvement: dict[str, Improvement]) -> str:
+    parts = []
+    for b in DIAMOND:
+        i = improvement.get(b)
+        if i is None:
+            parts.append(f"{b}: not run")
+            continue
+        unit = "" if i.unit == "pp" else f" {i.unit}"
+        text = f"{b}: {i.diff:+.1f} [{i.ci_low:+.1f}, {i.ci_high:+.1f}]{unit}"
+        parts.append(text + (" (both 0 on every seed)" if i.floor else ""))
+    return "; ".join(parts)
+
+
+def _sampled_table(doc: Doc, entries: list[WriteupEntry], name: str) -> None:
+    """The same rows under sampled execution, and Diamond against stochastic execution alone
+    (the `sampled` breaker); nothing when no run recorded either."""
+    shown = [e for e in entries if e.ours_sampled or e.vs_stochastic]
+    if not shown:
+        return
+    doc.p(
+        "The same comparison under **sampled execution** (every agent samples from its policy; "
+        "the same evaluation episodes), and each Diamond form (its own execution, as above) "
+        f"against **stochastic execution alone**: vanilla {name} trained and evaluated as the "
+        f"`{STOCHASTIC}` breaker. Where Diamond beats vanilla only under sampling, or does no "
+        "better than the `sampled` baseline, the randomness that helps is the one at execution."
+    )
+    rows = []
+    for e in shown:
+        ours = [_score_cell(e.ours_sampled.get(b)) for b in (VANILLA, *DIAMOND, STOCHASTIC)]
+        rows.append(
+            [f"{e.benchmark} (`{e.env}`)", *ours, _improvements(e.improvement_sampled),
+             _improvements(e.vs_stochastic)]
+        )  # fmt: skip
+    doc.table(
+        [
+            "Benchmark", f"vanilla {name}, sampled", "noise, sampled", "rank, sampled",
+            f"`{STOCHASTIC}` baseline", "Diamond - vanilla, both sampled (pp)",
+            f"Diamond (own execution) - `{STOCHASTIC}` (pp)",
+        ],
+        rows,
+    )  # fmt: skip
+    doc.ul([_stochastic_sentence(e) for e in shown if e.vs_stochastic])
+
+
+def _stochastic_sentence(entry: WriteupEntry) -> str:
+    parts = []
+    for breaker in reversed(DIAMOND):
+        imp = entry.vs_stochastic.get(breaker)
+        if imp is None:
+            continue
+        verdict = {
+            "supports": "beats",
+            "contradicts": "loses to",
+            "cannot decide": "cannot be told apart from",
+        }[imp.verdict]
+        unit = " pp" if imp.unit == "pp" else f" ({imp.unit})"
+        parts.append(
+            f"{breaker} {verdict} stochastic execution alone ({imp.diff:+.1f}{unit}, 95% CI "
+            f"[{imp.ci_low:+.1f}, {imp.ci_high:+.1f}])"
+        )
+    return f"{entry.benchmark} ({entry.env}): " + ", ".join(parts) + "."
 
 
 def sentence(entry: WriteupEntry, algo: str) -> str:
