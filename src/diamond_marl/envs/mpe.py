@@ -294,7 +294,7 @@ def _build(variant: str | None, params: dict[str, str]) -> MpeSpread:
     n = registry.int_param(params, "n", DEFAULT_AGENTS, 2, env)
     landmarks = registry.int_param(params, "landmarks", n, 1, env)
     spawn = registry.float_param(params, "spawn", None, 0.0, env)
-    tie = registry.float_param(params, "tie", None, 0.0, env)
+    tie = registry.float_param(params, "tie", None, 0.0, env, maximum=1.0)
     return MpeSpread(n, landmarks, spawn, tie)
 
 

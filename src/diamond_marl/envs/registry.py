@@ -111,25 +111,40 @@ def int_param(params: dict[str, str], key: str, default: int | None, minimum: in
 
 
 def float_param(
-    params: dict[str, str], key: str, default: float | None, minimum: float, env: str
+    params: dict[str, str],
+    key: str,
+    default: float | None,
+    minimum: float,
+    env: str,
+    maximum: float | None = None,
 ) -> float | None:
-    """Read a finite number parameter ``>= minimum``; ``default`` (may be None) when absent."""
-    return _number(params, key, default, minimum, env, float, "a number")
+    """Read a finite number parameter ``>= minimum`` (and ``<= maximum`` if given);
+    ``default`` (may be None) when absent."""
+    return _number(params, key, default, minimum, env, float, "a number", maximum)
 
 
 def _number(
-    params: dict[str, str], key: str, default: Any, minimum: float, env: str, kind: type, what: str
+    params: dict[str, str],
+    key: str,
+    default: Any,
+    minimum: float,
+    env: str,
+    kind: type,
+    what: str,
+    maximum: float | None = None,
 ) -> Any:
     if key not in params:
         return default
     raw = params[key]
+    rule = f"{key} >= {minimum}" if maximum is None else f"{minimum:g} <= {key} <= {maximum:g}"
     try:
         value = kind(raw)
     except ValueError:
-        raise ConfigError(f"{env}: {key}={raw!r} is not {what} (allowed: >= {minimum})")
-    if not math.isfinite(value) or value < minimum:
-        finite = "finite " if kind is float else ""
-        raise ConfigError(f"{env}: {key}={raw} is impossible; allowed: {finite}{key} >= {minimum}")
+        shown = f">= {minimum}" if maximum is None else rule
+        raise ConfigError(f"{env}: {key}={raw!r} is not {what} (allowed: {shown})")
+    if not math.isfinite(value) or value < minimum or (maximum is not None and value > maximum):
+        finite = "finite " if kind is float and maximum is None else ""
+        raise ConfigError(f"{env}: {key}={raw} is impossible; allowed: {finite}{rule}")
     return value
 
 
