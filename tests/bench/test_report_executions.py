@@ -130,3 +130,17 @@ def test_writeup_rows_under_sampled_execution_and_against_the_baseline(writeup_r
     assert "under **sampled execution**" in md
     assert "| 3m (`smax:3m`) | 40.3% [" in md
     assert "- 3m (smax:3m): rank beats stochastic execution alone (+20.0 pp, 95% CI [" in md
+
+
+def test_without_a_sampled_cell_the_baseline_is_none_sampled(tmp_path):
+    greedy, sampled = [0.5, 0.52, 0.48, 0.5, 0.51], [0.4, 0.42, 0.38, 0.4, 0.41]
+    for breaker, g, s in (("none", greedy, sampled), ("rank", [0.6] * 5, [0.7] * 5)):
+        run = write_run(tmp_path, breaker, "smax:3m", "qmix", breaker, g)
+        with_executions(run, g, s, "greedy", metric="win_rate")
+    report.write_report(tmp_path)
+    (entry,) = json.loads((tmp_path / "report" / "report.json").read_text())["writeup"]
+    assert entry["stochastic_source"] == "none sampled"
+    assert entry["ours_sampled"]["sampled"] == entry["ours_sampled"]["none"]
+    assert entry["vs_stochastic"]["rank"]["diff"] == pytest.approx(100 * (0.6 - 0.4033), abs=0.1)
+    md = (tmp_path / "report" / "report.md").read_text()
+    assert "No `sampled` cell ran for 3m: there the baseline is the `none` cell's sampled" in md

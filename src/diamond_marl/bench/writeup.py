@@ -111,6 +111,9 @@ class WriteupEntry:
     improvement_sampled: dict[str, Improvement] = dataclasses.field(default_factory=dict)
     # Diamond form (its own execution) -> difference to the stochastic-execution baseline
     vs_stochastic: dict[str, Improvement] = dataclasses.field(default_factory=dict)
+    # where that baseline comes from: "cell" (a `sampled` cell ran) or "none sampled" (the
+    # `none` cell's sampled readout: the same policy, as `sampled` trains exactly as `none`)
+    stochastic_source: str | None = None
 
 
 def verdict(diff: Estimate) -> str:
@@ -137,6 +140,12 @@ def compare(groups: dict[tuple[str, str, str], Group], ref: Reference) -> list[W
         sampled = {b: _sampled(g) for b, g in ran.items()}
         sampled = {b: v for b, v in sampled.items() if v}
         improvement, improvement_sampled, vs_stochastic = {}, {}, {}
+        source, base = None, {}
+        if stochastic is not None:
+            source, base = "cell", _own(stochastic)
+        elif VANILLA in sampled:
+            source, base, stochastic = "none sampled", sampled[VANILLA], vanilla
+            sampled[STOCHASTIC] = base
         for b, g in forms.items():
             if vanilla is not None:
                 improvement[b] = _improvement(g, _own(g), vanilla, _own(vanilla), gain)
@@ -145,8 +154,8 @@ def compare(groups: dict[tuple[str, str, str], Group], ref: Reference) -> list[W
                         g, sampled[b], vanilla, sampled[VANILLA], gain
                     )
             if stochastic is not None:
-                vs_stochastic[b] = _improvement(g, _own(g), stochastic, _own(stochastic), gain)
-        ours_sampled = {b: _score(ran[b], v) for b, v in sampled.items()}
+                vs_stochastic[b] = _improvement(g, _own(g), stochastic, base, gain)
+        ours_sampled = {b: _score(ran.get(b) or vanilla, v) for b, v in sampled.items()}
         out.append(
             WriteupEntry(
                 w.label,
@@ -159,6 +168,7 @@ def compare(groups: dict[tuple[str, str, str], Group], ref: Reference) -> list[W
                 ours_sampled,
                 improvement_sampled,
                 vs_stochastic,
+                source if vs_stochastic else None,
             )  # fmt: skip
         )
     return out

@@ -100,6 +100,14 @@ def _sampled_table(doc: Doc, entries: list[WriteupEntry], name: str) -> None:
         f"`{STOCHASTIC}` breaker. Where Diamond beats vanilla only under sampling, or does no "
         "better than the `sampled` baseline, the randomness that helps is the one at execution."
     )
+    derived = [e.benchmark for e in shown if e.stochastic_source == "none sampled"]
+    if derived:
+        doc.p(
+            f"No `{STOCHASTIC}` cell ran for {', '.join(derived)}: there the baseline is the "
+            f"`{VANILLA}` cell's sampled readout. That is the same policy on the same "
+            f"episodes: the `{STOCHASTIC}` breaker (temperature 1) trains exactly as "
+            f"`{VANILLA}` does and only changes the execution the results table reports."
+        )
     rows = []
     for e in shown:
         ours = [_score_cell(e.ours_sampled.get(b)) for b in (VANILLA, *DIAMOND, STOCHASTIC)]
