@@ -7,9 +7,9 @@ for a two-layer MLP on ``(1408, 9, 32)`` tokens, 33.4 against 10.2 ms vmapped ov
 (``benchmarks/dense_grad.py``, 2026-12-02, load 4.7). In the whole agent network the gain is
 smaller, as attention dominates: the torso's gradient on the QMIX role-game batch went from
 85.5 to 71.1 ms, a QMIX chunk from 43.7 to 41.0 s (``benchmarks/qmix_profile.py``, load
-4.7-5.2). The forward pass and the result are the same. The parameters
-are ``nn.Dense``'s (``kernel``, ``bias``, same initialisers and shapes), so saved runs load
-unchanged.
+4.7-5.2). The forward pass gives the same numbers; gradients may differ in the last bits
+(sums in another order). The parameters are ``nn.Dense``'s (``kernel``, ``bias``, same
+initialisers and shapes), so saved runs load unchanged.
 """
 
 from __future__ import annotations
