@@ -17,22 +17,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
 import jax
 import jax.numpy as jnp
 
 import diamond_marl  # noqa: F401  (XLA flags before jax)
-
-
-def best(fn, *args, repeats: int = 9) -> float:
-    jax.block_until_ready(fn(*args))
-    out = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        out = min(out, time.perf_counter() - start)
-    return out * 1e3
+from timing import best_seconds
 
 
 def main() -> None:
@@ -63,7 +53,8 @@ def main() -> None:
             if vmapped:
                 fwd, grad = jax.jit(jax.vmap(fn)), jax.jit(jax.vmap(jax.grad(fn)))
             call = two if vmapped else (params, x)
-            f_ms, g_ms = best(fwd, *call), best(grad, *call)
+            f_ms = 1e3 * best_seconds(fwd, *call, repeats=9)
+            g_ms = 1e3 * best_seconds(grad, *call, repeats=9)
             grads[(layout, vmapped)] = g_ms
             tag = " vmap" if vmapped else ""
             print(f"dense {layout}{tag} fwd_ms={f_ms:.2f} grad_ms={g_ms:.2f}", flush=True)

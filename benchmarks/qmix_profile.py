@@ -32,6 +32,7 @@ from diamond_marl.algos.config import parse_overrides, resolve
 from diamond_marl.algos.qlearning import make_q_modules
 from diamond_marl.algos.runner import build_program
 from diamond_marl.networks.inputs import from_timestep
+from timing import best_seconds
 
 CELL = {  # the quick suite's QMIX role-game cell
     "algo": "qmix", "env": "role:n=4,k=4,t=10", "breaker": "rank", "seeds": "2",
@@ -39,16 +40,6 @@ CELL = {  # the quick suite's QMIX role-game cell
     "q.updates_per_rollout": "8", "q.eps_anneal_steps": "15000", "q.target_update": "10",
     "q.td_lambda": "0.6", "steps": "24000",
 }  # fmt: skip
-
-
-def best(fn, *args, repeats: int = 5) -> float:
-    jax.block_until_ready(fn(*args))
-    out = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        out = min(out, time.perf_counter() - start)
-    return out
 
 
 def chunk_seconds(base: dict, extra: dict) -> tuple[float, int, int]:
@@ -80,9 +71,11 @@ def network_times(base: dict) -> dict[str, float]:
         return net.apply(p, obs, net_keys, 0, "train")
 
     return {
-        "forward": best(jax.jit(lambda p: apply(p).q), params),
-        "grad_q": best(jax.jit(jax.grad(lambda p: apply(p).q.sum())), params),
-        "grad_torso": best(jax.jit(jax.grad(lambda p: apply(p).embedding.sum())), params),
+        "forward": best_seconds(jax.jit(lambda p: apply(p).q), params, repeats=5),
+        "grad_q": best_seconds(jax.jit(jax.grad(lambda p: apply(p).q.sum())), params, repeats=5),
+        "grad_torso": best_seconds(
+            jax.jit(jax.grad(lambda p: apply(p).embedding.sum())), params, repeats=5
+        ),
     }
 
 

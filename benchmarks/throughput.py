@@ -19,7 +19,6 @@ smax:5m_vs_6m, rware:tiny-4ag, rware:large-8ag; see ``--help``).
 from __future__ import annotations
 
 import argparse
-import time
 
 import jax
 
@@ -29,20 +28,10 @@ from diamond_marl.algos.config import parse_overrides, resolve
 from diamond_marl.algos.runner import build_program
 from diamond_marl.envs import make
 from diamond_marl.envs.check import make_rollout
+from timing import best_seconds
 
 ENVS = ("smax:3m", "smax:5m_vs_6m", "rware:tiny-4ag", "rware:large-8ag")
 ALGOS = ("mappo", "qmix")
-
-
-def _timed(fn, *args, repeats: int):
-    """Best wall time of ``repeats`` calls after one warm-up (compile) call."""
-    out = jax.block_until_ready(fn(*args))
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = jax.block_until_ready(fn(*args))
-        best = min(best, time.perf_counter() - t0)
-    return best, out
 
 
 def train_sps(
@@ -67,7 +56,7 @@ def train_sps(
         carry[0] = program.chunk(carry[0])[0]
         return carry[0]
 
-    train_s, _ = _timed(chunk, repeats=repeats)
+    train_s = best_seconds(chunk, repeats=repeats)
     return updates * setup.steps_per_update / train_s, setup
 
 
@@ -77,7 +66,7 @@ def measure(
     sps, setup = train_sps(algo, env, num_envs, updates, repeats, extra)
     steps = setup.steps_per_update // num_envs * updates
     rollout = make_rollout(setup.env, num_envs, steps)
-    env_s, _ = _timed(rollout, jax.random.PRNGKey(0), repeats=repeats)
+    env_s = best_seconds(rollout, jax.random.PRNGKey(0), repeats=repeats)
     env_sps = num_envs * steps / env_s
     return {"train_sps": sps, "env_sps": env_sps, "ratio": sps / env_sps}
 

@@ -4,18 +4,19 @@ task is symmetric (JAX-free).
 A *dial group* is every env x algo x breaker group whose environment names differ only in a
 dial parameter (``DIALS``: ``tie`` of ``mpe:spread``, the share of episodes that start with
 every agent at one point, or ``spawn``, the start radius), with at least two values of it.
-For each breaker and dial value the report shows the final headline metric and the return
-under both executions (IQM with its 95% bootstrap interval) and the breaker's difference from
-``none`` paired by seed, each under its own execution (as in the results table).
+For each breaker and dial value the report shows the group's execution row (the final
+headline metric and the return under both executions, IQM with its 95% bootstrap interval)
+and the breaker's difference from ``none`` paired by seed, each under its own execution (as
+in the results table).
 """
 
 from __future__ import annotations
 
 import dataclasses
 
-from diamond_marl.bench.rows import Interval
-from diamond_marl.bench.runs import EXECUTIONS, Group
-from diamond_marl.bench.stats import bootstrap_ci, paired_difference
+from diamond_marl.bench.rows import FLAT, ExecutionRow
+from diamond_marl.bench.runs import Group
+from diamond_marl.bench.stats import paired_difference
 from diamond_marl.breaker_names import breaker_order
 from diamond_marl.env_names import parse_name
 
@@ -41,13 +42,8 @@ class Difference:
 @dataclasses.dataclass(frozen=True)
 class DialPoint:
     value: float  # the dial parameter's value
-    env: str  # the full environment name
-    seeds: int
-    execution: str  # the breaker's own (greedy for all but ``sampled``)
-    greedy: Interval | None
-    sampled: Interval | None
-    greedy_return: Interval | None
-    sampled_return: Interval | None
+    # the group's readouts under both executions (its row of "Greedy and sampled execution")
+    readouts: ExecutionRow = dataclasses.field(metadata=FLAT)
     vs_none: Difference | None  # headline, each under its own execution
 
 
@@ -78,37 +74,28 @@ def split_dial(name: str) -> tuple[str, str, float] | None:
     return f"{family}:{','.join(items)}", dial, value
 
 
-def _interval(values: dict[int, float]) -> Interval | None:
-    return Interval(*bootstrap_ci(list(values.values()))) if values else None
+def _vs_none(g: Group, none: Group | None) -> Difference | None:
+    if none is None or g.breaker == "none":
+        return None
+    paired = paired_difference(g.values, none.values)
+    if paired is None:
+        return None
+    m = paired.mean
+    return Difference(m.value, m.low, m.high, paired.better, paired.worse)
 
 
-def _headline(g: Group) -> dict[int, float]:
-    return g.readout(g.execution, g.metric) or dict(g.values)
-
-
-def _point(value: float, g: Group, none: Group | None) -> DialPoint:
-    read = {(ex, m): g.readout(ex, m) for ex in EXECUTIONS for m in (g.metric, "return")}
-    diff = None
-    if none is not None and g.breaker != "none":
-        paired = paired_difference(_headline(g), _headline(none))
-        if paired is not None:
-            m = paired.mean
-            diff = Difference(m.value, m.low, m.high, paired.better, paired.worse)
-    return DialPoint(
-        value, g.env, len(g.values), g.execution,
-        _interval(read[("greedy", g.metric)]), _interval(read[("sampled", g.metric)]),
-        _interval(read[("greedy", "return")]), _interval(read[("sampled", "return")]), diff,
-    )  # fmt: skip
-
-
-def dial_lines(groups: dict[tuple[str, str, str], Group]) -> list[DialLine]:
-    """Every breaker's line along every dial that has at least two values."""
+def dial_lines(
+    groups: dict[tuple[str, str, str], Group], executions: list[ExecutionRow]
+) -> list[DialLine]:
+    """Every breaker's line along every dial that has at least two values; a point for each
+    group whose runs recorded both executions (``executions``: the report's rows)."""
+    readouts = {(r.env, r.algo, r.breaker): r for r in executions}
     found: dict[tuple[str, str, str], dict[str, dict[float, Group]]] = {}
-    for (env, algo, breaker), g in groups.items():
-        split = split_dial(env)
-        if split is not None:
+    for key, g in groups.items():
+        split = split_dial(g.env)
+        if split is not None and key in readouts:
             base, dial, value = split
-            found.setdefault((base, algo, dial), {}).setdefault(breaker, {})[value] = g
+            found.setdefault((base, g.algo, dial), {}).setdefault(g.breaker, {})[value] = g
     lines = []
     for (base, algo, dial), by_breaker in sorted(found.items()):
         values = {v for per_value in by_breaker.values() for v in per_value}
@@ -117,7 +104,10 @@ def dial_lines(groups: dict[tuple[str, str, str], Group]) -> list[DialLine]:
         nones = by_breaker.get("none", {})
         for breaker in sorted(by_breaker, key=breaker_order):
             per_value = by_breaker[breaker]
-            points = [_point(v, per_value[v], nones.get(v)) for v in sorted(per_value)]
+            points = [
+                DialPoint(v, readouts[(g.env, g.algo, g.breaker)], _vs_none(g, nones.get(v)))
+                for v, g in sorted(per_value.items())
+            ]
             metric = next(iter(per_value.values())).metric
             lines.append(DialLine(base, algo, dial, breaker, metric, points))
     return lines

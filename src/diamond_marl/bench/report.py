@@ -66,9 +66,10 @@ def collect(runs_dir: str | Path, out: Path, cost: str | Path | bool | None = No
     runs = discover(runs_dir, out)
     groups = group_runs(runs, notes)
     reference = load_reference()
+    executions = execution_rows(groups)
     return Report(
-        runs_dir=str(runs_dir), rows=result_rows(groups), executions=execution_rows(groups),
-        dial=dial_lines(groups),
+        runs_dir=str(runs_dir), rows=result_rows(groups), executions=executions,
+        dial=dial_lines(groups, executions),
         writeup=compare(groups, reference),
         transfer=transfer_rows(runs), analysis=analysis_rows(runs, PLOTS), cost=cost_info,
         not_finished=unfinished_rows(runs), notes=notes, directories=len(runs), groups=groups,

@@ -192,7 +192,7 @@ class Group:
 
     @property
     def scores(self) -> np.ndarray:
-        return _in_seed_order(self.values)
+        return in_seed_order(self.values)
 
     @property
     def has_returns(self) -> bool:
@@ -201,7 +201,7 @@ class Group:
 
     @property
     def return_scores(self) -> np.ndarray:
-        return _in_seed_order(self.returns)
+        return in_seed_order(self.returns)
 
     @property
     def is_rate(self) -> bool:
@@ -255,7 +255,8 @@ class Group:
         return seeds, table.columns.to_numpy(dtype=float), table.to_numpy(dtype=float)
 
 
-def _in_seed_order(per_seed: dict[int, float]) -> np.ndarray:
+def in_seed_order(per_seed: dict[int, float]) -> np.ndarray:
+    """Seed -> value as an array in increasing seed order."""
     return np.array([per_seed[s] for s in sorted(per_seed)], dtype=float)
 
 

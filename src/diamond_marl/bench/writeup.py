@@ -12,11 +12,10 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-import numpy as np
 import yaml
 
 from diamond_marl.bench.rows import Score
-from diamond_marl.bench.runs import Group
+from diamond_marl.bench.runs import Group, in_seed_order
 from diamond_marl.bench.stats import Estimate, bootstrap_ci, difference_ci, paired_difference
 from diamond_marl.errors import ConfigError
 from diamond_marl.package_data import DATA, package_file
@@ -131,31 +130,33 @@ def compare(groups: dict[tuple[str, str, str], Group], ref: Reference) -> list[W
     for w in ref.rows:
         cells = {b: groups.get((w.env, ref.algo, b)) for b in (VANILLA, *DIAMOND, STOCHASTIC)}
         ran = {b: g for b, g in cells.items() if g is not None}
-        ours = {b: _score(g, _own(g)) for b, g in ran.items() if b != STOCHASTIC}
         if not ran:
             continue
         gain = round(w.diamond - w.vanilla, 1)
-        vanilla, stochastic = cells[VANILLA], cells[STOCHASTIC]
-        forms = {b: g for b, g in ran.items() if b in DIAMOND}
-        sampled = {b: _sampled(g) for b, g in ran.items()}
-        sampled = {b: v for b, v in sampled.items() if v}
-        improvement, improvement_sampled, vs_stochastic = {}, {}, {}
-        source, base = None, {}
-        if stochastic is not None:
-            source, base = "cell", _own(stochastic)
+        own = {b: _seeds(g, None) for b, g in ran.items()}
+        sampled = {b: _seeds(g, "sampled") for b, g in ran.items()}
+        sampled = {b: v for b, v in sampled.items() if v[0]}
+        # stochastic execution alone: the `sampled` cell, else `none` sampled (the same policy)
+        source, base = None, None
+        if STOCHASTIC in own:
+            source, base = "cell", own[STOCHASTIC]
         elif VANILLA in sampled:
-            source, base, stochastic = "none sampled", sampled[VANILLA], vanilla
+            source, base = "none sampled", sampled[VANILLA]
             sampled[STOCHASTIC] = base
-        for b, g in forms.items():
-            if vanilla is not None:
-                improvement[b] = _improvement(g, _own(g), vanilla, _own(vanilla), gain)
-                if b in sampled and VANILLA in sampled:
-                    improvement_sampled[b] = _improvement(
-                        g, sampled[b], vanilla, sampled[VANILLA], gain
-                    )
-            if stochastic is not None:
-                vs_stochastic[b] = _improvement(g, _own(g), stochastic, base, gain)
-        ours_sampled = {b: _score(ran.get(b) or vanilla, v) for b, v in sampled.items()}
+        improvement, improvement_sampled, vs_stochastic = {}, {}, {}
+        for b in DIAMOND:
+            g = ran.get(b)
+            if g is None:
+                continue
+            if VANILLA in own:
+                improvement[b] = _improvement(g, own[b], own[VANILLA], gain)
+            if b in sampled and VANILLA in sampled:
+                improvement_sampled[b] = _improvement(g, sampled[b], sampled[VANILLA], gain)
+            if base is not None:
+                vs_stochastic[b] = _improvement(g, own[b], base, gain)
+        metric = next(iter(ran.values())).metric
+        ours = {b: _score(metric, v[0]) for b, v in own.items() if b != STOCHASTIC}
+        ours_sampled = {b: _score(metric, v[0]) for b, v in sampled.items()}
         out.append(
             WriteupEntry(
                 w.label,
@@ -174,43 +175,39 @@ def compare(groups: dict[tuple[str, str, str], Group], ref: Reference) -> list[W
     return out
 
 
-def _own(g: Group) -> dict[int, float]:
-    """Seed -> final headline score under the group's own execution (the results table's)."""
-    return dict(g.values)
+Seeds = tuple[dict[int, float], dict[int, float]]  # seed -> headline score, seed -> return
 
 
-def _sampled(g: Group) -> dict[int, float]:
-    """Seed -> final headline score under sampled execution, if every seed recorded it."""
-    out = g.readout("sampled", g.metric)
-    return out if set(out) == set(g.values) else {}
+def _seeds(g: Group, execution: str | None) -> Seeds:
+    """The final scores and returns of ``g``'s seeds under ``execution`` (None: the group's
+    own, as in the results table); empty if some seed did not record it."""
+    if execution is None:
+        return dict(g.values), dict(g.returns)
+    scores, returns = g.readout(execution, g.metric), g.readout(execution, "return")
+    return (scores, returns) if set(scores) == set(g.values) else ({}, {})
 
 
-def _score(g: Group, values: dict[int, float]) -> Score:
-    est = bootstrap_ci(_scores(values))
-    return Score(g.metric, est.value, est.low, est.high, seeds=len(values))
+def _score(metric: str, values: dict[int, float]) -> Score:
+    est = bootstrap_ci(in_seed_order(values))
+    return Score(metric, est.value, est.low, est.high, seeds=len(values))
 
 
-def _scores(values: dict[int, float]) -> np.ndarray:
-    return np.array([values[s] for s in sorted(values)], dtype=float)
-
-
-def _improvement(
-    g: Group, x: dict[int, float], base: Group, y: dict[int, float], gain: float
-) -> Improvement:
-    """``x`` (seeds of ``g``) minus ``y`` (seeds of ``base``): interval, verdict, pairing."""
-    d = difference_ci(_scores(x), _scores(y))
+def _improvement(g: Group, x: Seeds, y: Seeds, gain: float) -> Improvement:
+    """``x`` minus ``y`` (seeds of ``g``'s metric): interval, verdict, pairing."""
+    (xs, x_ret), (ys, y_ret) = x, y
+    d = difference_ci(in_seed_order(xs), in_seed_order(ys))
     scale = 100.0 if g.is_rate else 1.0
     where = None
     # a rate that is 0 on every seed of both cells measures nothing (a floor, not a tie)
-    floor = g.is_rate and max([*x.values(), *y.values()]) == 0
+    floor = g.is_rate and max([*xs.values(), *ys.values()]) == 0
     if g.is_rate and not floor:
         lo, hi = d.low * scale, d.high * scale
         where = "inside" if lo <= gain <= hi else "above" if gain > hi else "below"
     return_diff = None
-    if floor and g.has_returns and base.has_returns:
-        return_diff = ReturnDiff(*difference_ci(g.return_scores, base.return_scores))
+    if floor and set(x_ret) == set(xs) and set(y_ret) == set(ys):
+        return_diff = ReturnDiff(*difference_ci(in_seed_order(x_ret), in_seed_order(y_ret)))
     paired = None
-    pair = paired_difference(x, y)
+    pair = paired_difference(xs, ys)
     if pair is not None:  # secondary: the verdict stays the unpaired IQM difference's
         paired = PairedDiff(
             list(pair.seeds), [scale * v for v in pair.diffs], scale * pair.mean.value,

@@ -51,9 +51,10 @@ def section(doc: Doc, lines: list[DialLine], plot_dir: Path) -> list[Path]:
 
 
 def _readout(point: DialPoint, execution: str, name: str, metric: str) -> Interval | None:
+    r = point.readouts
     if name == metric:
-        return point.greedy if execution == "greedy" else point.sampled
-    return point.greedy_return if execution == "greedy" else point.sampled_return
+        return r.greedy if execution == "greedy" else r.sampled
+    return r.greedy_return if execution == "greedy" else r.sampled_return
 
 
 def _figure(
@@ -88,7 +89,8 @@ def _table(doc: Doc, dial: str, group: list[DialLine]) -> None:
     rows = []
     for line in group:
         for p in line.points:
-            own = p.greedy if p.execution == "greedy" else p.sampled
+            r = p.readouts
+            own = r.greedy if r.execution == "greedy" else r.sampled
             diff = "-"
             if p.vs_none is not None:
                 d = p.vs_none
@@ -98,16 +100,13 @@ def _table(doc: Doc, dial: str, group: list[DialLine]) -> None:
                     f"{fmt.score(d.ci_high, rate, signed=True)}] ({d.better}/{d.worse})"
                 )
             rows.append(
-                [f"`{line.breaker}`", f"{p.value:g}", p.execution, _cell(own, rate),
-                 _cell(p.greedy, rate), _cell(p.sampled, rate), _cell(p.greedy_return, False),
-                 _cell(p.sampled_return, False), diff, str(p.seeds)]
+                [f"`{line.breaker}`", f"{p.value:g}", r.execution, fmt.cell(own, rate),
+                 fmt.cell(r.greedy, rate), fmt.cell(r.sampled, rate),
+                 fmt.cell(r.greedy_return, False), fmt.cell(r.sampled_return, False), diff,
+                 str(r.seeds)]
             )  # fmt: skip
     header = [
         "breaker", dial, "execution", metric, f"greedy {metric}", f"sampled {metric}",
         "greedy return", "sampled return", f"{metric} - none (paired)", "seeds",
     ]  # fmt: skip
     doc.table(header, rows)
-
-
-def _cell(v: Interval | None, rate: bool) -> str:
-    return "-" if v is None else fmt.interval(v.iqm, v.ci_low, v.ci_high, rate)

@@ -8,7 +8,7 @@ from pathlib import Path
 from diamond_marl.bench import plots
 from diamond_marl.bench.render import fmt
 from diamond_marl.bench.render.doc import Doc
-from diamond_marl.bench.rows import ExecutionRow, Interval
+from diamond_marl.bench.rows import ExecutionRow
 from diamond_marl.bench.runs import RATE_METRICS, Group
 from diamond_marl.bench.stats import Estimate
 from diamond_marl.env_names import file_safe
@@ -52,19 +52,15 @@ def section(
     return drawn
 
 
-def _cell(v: Interval | None, rate: bool) -> str:
-    return "-" if v is None else fmt.interval(v.iqm, v.ci_low, v.ci_high, rate)
-
-
 def _table(doc: Doc, pair: list[ExecutionRow]) -> None:
     metric = pair[0].metric
     rate = metric in RATE_METRICS
     with_return = any(r.greedy_return is not None for r in pair)
     table = []
     for r in pair:
-        row = [f"`{r.breaker}`", r.execution, _cell(r.greedy, rate), _cell(r.sampled, rate)]
+        row = [f"`{r.breaker}`", r.execution, fmt.cell(r.greedy, rate), fmt.cell(r.sampled, rate)]
         if with_return:
-            row += [_cell(r.greedy_return, False), _cell(r.sampled_return, False)]
+            row += [fmt.cell(r.greedy_return, False), fmt.cell(r.sampled_return, False)]
         table.append(row + [r.verdict, str(r.seeds)])
     header = ["breaker", "table uses", f"greedy {metric}", f"sampled {metric}"]
     header += ["greedy return", "sampled return"] * with_return + ["reading", "seeds"]

@@ -23,6 +23,12 @@ def interval(iqm: float, low: float, high: float, rate: bool) -> str:
     return estimate(Estimate(iqm, low, high), rate)
 
 
+def cell(v: Any, rate: bool) -> str:
+    """An ``Interval`` row field (``iqm``, ``ci_low``, ``ci_high``) as ``iqm [low, high]``, or
+    ``-`` when it was not recorded."""
+    return "-" if v is None else interval(v.iqm, v.ci_low, v.ci_high, rate)
+
+
 def duration(s: float | None) -> str:
     if s is None:
         return "-"
