@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-PAPER = REPO / "docs" / "results" / "paper"
+PAPER = REPO / "docs" / "results" / "paper-2026-11"
 CELLS = ("smax-3m__qmix__none", "smax-3m__qmix__rank")
 
 

@@ -17,7 +17,7 @@ from diamond_marl.bench.writeup import load_reference
 from diamond_marl.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
-PAPER = REPO / "docs" / "results" / "paper"
+PAPER = REPO / "docs" / "results" / "paper-2026-11"
 
 
 @dataclasses.dataclass

@@ -271,26 +271,34 @@ def test_shipped_suites_expand(name):
     assert suite.name == name and suite.cells
 
 
-def test_paper_suite_is_the_writeups_grid():
+def test_paper_suite_is_the_writeups_grid_under_the_original_rules():
     from diamond_marl.bench.suite import load_suite
 
     cells = load_suite(SUITES / "paper.yaml").cells
     assert {c.env for c in cells} == {
         "smax:3m",
         "smax:5m_vs_6m",
-        "rware:tiny-4ag,collisions=terminate",  # what it ran: Jumanji's game, not the default
-        "rware:large-8ag,collisions=terminate",
+        "rware:tiny-4ag",  # the original game: collisions resolved, 500-step episodes
+        "rware:large-8ag",
+    }
+    assert {(c.algo, c.breaker) for c in cells} == {
+        (a, b) for a in ("qmix", "mappo") for b in ("none", "agent_id", "noise", "rank")
     }
     assert len(cells) == 4 * 2 * 4 and {c.seeds for c in cells} == {5}
+    # the cut run of the 2-core machine (the --only list in the file) comes first
+    local = ("smax-3m__", "rware-tiny-4ag__mappo", "rware-large-8ag__mappo")
+    ran = [any(s in c.id for s in local) for c in cells]
+    assert ran == sorted(ran, reverse=True) and sum(ran) == 16
 
 
-def test_paper_results_are_the_paper_suites_finished_cells():
-    """Re-running the paper suite on docs/results/paper finds every cell finished, under the
-    environment name it ran (the rware cells say collisions=terminate)."""
+def test_the_2026_11_paper_results_are_their_suites_finished_cells():
+    """Re-running the superseded paper suite (its copy in docs/results/paper-2026-11) finds
+    every cell finished, under the environment name it ran (the rware cells say
+    collisions=terminate)."""
     from diamond_marl.bench.suite import load_suite
 
-    suite = load_suite(SUITES / "paper.yaml")
-    out = Path(__file__).resolve().parents[2] / "docs" / "results" / "paper"
+    out = Path(__file__).resolve().parents[2] / "docs" / "results" / "paper-2026-11"
+    suite = load_suite(out / "suite.yaml")
     assert check_out_dir(out, suite)
     for cell in suite.cells:
         record = json.loads((out / cell.id / "cell.json").read_text())
