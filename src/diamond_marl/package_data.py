@@ -24,5 +24,5 @@ def package_file(*parts: str) -> Path:
 
 
 def shipped_suites() -> list[str]:
-    """The names of the suites the package ships (``quick``, ``diagnostics``, ``paper``)."""
+    """The names of the suites the package ships (``quick``, ``paper``, ``symmetry``, ...)."""
     return sorted(p.stem for p in package_file(SUITES).glob("*.yaml"))

@@ -14,11 +14,13 @@ from diamond_marl.errors import ConfigError
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register the ``bench`` subcommand on an argparse subparsers object."""
+    from diamond_marl.package_data import shipped_suites
+
     p = subparsers.add_parser(
         "bench",
         help="run a benchmark suite: env x algo x breaker cells, all seeds of a cell in one run",
         description="Run every cell of SUITE (a YAML file, or the name of a shipped suite: "
-        "quick, diagnostics, paper; format: src/diamond_marl/suites/README.md), skipping "
+        f"{', '.join(shipped_suites())}; format: src/diamond_marl/suites/README.md), skipping "
         "finished ones, so re-running an interrupted sweep finishes the rest. Exit status: "
         "0 all finished, 1 some cell failed (its log path is printed), 2 configuration error.",
     )
