@@ -61,6 +61,10 @@ def test_dial_lines_hold_both_executions_and_the_paired_difference(dialled):
     assert tied["vs_none"]["mean"] == pytest.approx(0.278)
     assert tied["vs_none"]["ci_low"] > 0.2 and tied["vs_none"]["better"] == 5
     assert all(p["vs_none"] is None for p in lines["none"]["points"])
+    # the same in the return (10 x the coverage here)
+    assert free["return_vs_none"]["mean"] == pytest.approx(-0.5)
+    assert tied["return_vs_none"]["mean"] == pytest.approx(2.78)
+    assert all(p["return_vs_none"] is None for p in lines["none"]["points"])
 
 
 def test_dial_section_and_figures(dialled):
@@ -68,7 +72,7 @@ def test_dial_section_and_figures(dialled):
     md = (root / "report" / "report.md").read_text()
     assert "## Symmetry dial" in md and "### mpe:spread,n=3 · mappo · tie" in md
     assert "| `rank` | 1 | greedy | 60.0% [" in md
-    assert "+27.8 [" in md and "(5/0)" in md
+    assert "+27.8 [" in md and "+2.78 [" in md and "(5/0)" in md
     plots = root / "report" / "plots"
     for name in ("coverage", "return"):
         assert (plots / f"dial-mpe-spread_n3-mappo-tie-{name}.png").stat().st_size > 10_000

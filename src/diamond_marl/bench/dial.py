@@ -6,8 +6,8 @@ dial parameter (``DIALS``: ``tie`` of ``mpe:spread``, the share of episodes that
 every agent at one point, or ``spawn``, the start radius), with at least two values of it.
 For each breaker and dial value the report shows the group's execution row (the final
 headline metric and the return under both executions, IQM with its 95% bootstrap interval)
-and the breaker's difference from ``none`` paired by seed, each under its own execution (as
-in the results table).
+and the breaker's differences from ``none`` paired by seed, in the headline metric and in the
+return, each under its own execution (as in the results table).
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ class DialPoint:
     # the group's readouts under both executions (its row of "Greedy and sampled execution")
     readouts: ExecutionRow = dataclasses.field(metadata=FLAT)
     vs_none: Difference | None  # headline, each under its own execution
+    return_vs_none: Difference | None = None  # the same for the final return
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,10 +75,12 @@ def split_dial(name: str) -> tuple[str, str, float] | None:
     return f"{family}:{','.join(items)}", dial, value
 
 
-def _vs_none(g: Group, none: Group | None) -> Difference | None:
+def _vs_none(g: Group, none: Group | None, returns: bool = False) -> Difference | None:
     if none is None or g.breaker == "none":
         return None
-    paired = paired_difference(g.values, none.values)
+    if returns and not (g.has_returns and none.has_returns):
+        return None
+    paired = paired_difference(*((g.returns, none.returns) if returns else (g.values, none.values)))
     if paired is None:
         return None
     m = paired.mean
@@ -105,7 +108,12 @@ def dial_lines(
         for breaker in sorted(by_breaker, key=breaker_order):
             per_value = by_breaker[breaker]
             points = [
-                DialPoint(v, readouts[(g.env, g.algo, g.breaker)], _vs_none(g, nones.get(v)))
+                DialPoint(
+                    v,
+                    readouts[(g.env, g.algo, g.breaker)],
+                    _vs_none(g, nones.get(v)),
+                    _vs_none(g, nones.get(v), returns=True),
+                )
                 for v, g in sorted(per_value.items())
             ]
             metric = next(iter(per_value.values())).metric

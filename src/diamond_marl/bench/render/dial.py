@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from diamond_marl.bench import plots
-from diamond_marl.bench.dial import DIALS, DialLine, DialPoint
+from diamond_marl.bench.dial import DIALS, DialLine, DialPoint, Difference
 from diamond_marl.bench.render import fmt
 from diamond_marl.bench.render.doc import Doc
 from diamond_marl.bench.rows import Interval
@@ -22,9 +22,10 @@ _TEXT = (
     "deterministic policy moves them as one for the whole episode: p is the share of episodes "
     "the symmetry trap holds for such a policy (`diamond-marl env-check` prints it as "
     "`starts`). The left panel is greedy execution, the right one sampled (the policy's own "
-    "distribution), for every breaker on the same episodes. The table gives each breaker's "
-    "score under its own execution (greedy for all but `sampled`) and its difference from "
-    "`none` paired by seed (mean [95% CI], seeds better/worse)."
+    "distribution), for every breaker on the same episodes. The table gives both readouts and "
+    "each breaker's differences from `none` paired by seed, in the headline score and in the "
+    "return, each under its own execution (the `execution` column: greedy for all but "
+    "`sampled`): mean [95% CI] (seeds better/worse)."
 )
 
 
@@ -83,6 +84,13 @@ def _figure(
     )
 
 
+def _difference(d: Difference | None, rate: bool) -> str:
+    if d is None:
+        return "-"
+    lo, hi = fmt.score(d.ci_low, rate, signed=True), fmt.score(d.ci_high, rate, signed=True)
+    return f"{fmt.score(d.mean, rate, signed=True)} [{lo}, {hi}] ({d.better}/{d.worse})"
+
+
 def _table(doc: Doc, dial: str, group: list[DialLine]) -> None:
     metric = group[0].metric
     rate = metric in RATE_METRICS
@@ -90,23 +98,16 @@ def _table(doc: Doc, dial: str, group: list[DialLine]) -> None:
     for line in group:
         for p in line.points:
             r = p.readouts
-            own = r.greedy if r.execution == "greedy" else r.sampled
-            diff = "-"
-            if p.vs_none is not None:
-                d = p.vs_none
-                diff = (
-                    f"{fmt.score(d.mean, rate, signed=True)} "
-                    f"[{fmt.score(d.ci_low, rate, signed=True)}, "
-                    f"{fmt.score(d.ci_high, rate, signed=True)}] ({d.better}/{d.worse})"
-                )
             rows.append(
-                [f"`{line.breaker}`", f"{p.value:g}", r.execution, fmt.cell(own, rate),
+                [f"`{line.breaker}`", f"{p.value:g}", r.execution,
                  fmt.cell(r.greedy, rate), fmt.cell(r.sampled, rate),
-                 fmt.cell(r.greedy_return, False), fmt.cell(r.sampled_return, False), diff,
+                 fmt.cell(r.greedy_return, False), fmt.cell(r.sampled_return, False),
+                 _difference(p.vs_none, rate), _difference(p.return_vs_none, False),
                  str(r.seeds)]
             )  # fmt: skip
     header = [
-        "breaker", dial, "execution", metric, f"greedy {metric}", f"sampled {metric}",
-        "greedy return", "sampled return", f"{metric} - none (paired)", "seeds",
+        "breaker", dial, "execution", f"greedy {metric}", f"sampled {metric}",
+        "greedy return", "sampled return", f"{metric} - none (paired)",
+        "return - none (paired)", "seeds",
     ]  # fmt: skip
     doc.table(header, rows)
