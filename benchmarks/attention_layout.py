@@ -1,21 +1,24 @@
-"""Two layouts of the torso's attention, timed side by side in one run: ``einsum`` (what
+"""Three layouts of the torso's attention, timed side by side in one run: ``einsum`` (what
 ``networks/attention.py`` does: logits ``(..., H, E, E)`` by ``jnp.einsum`` over
 ``(..., E, H, d)``) against ``folded`` (heads folded into the batch, ``(rows x H, E, d)``,
-and ``lax.batch_matmul``). Both run the real ``EntityTorso`` with the same parameters; the
-folded one patches only the attention's inner product.
+and ``lax.batch_matmul``) and ``broadcast`` (broadcast products and sums). All run the
+real ``EntityTorso`` with the same parameters; the others patch only the attention's inner
+product.
 
-Prints whether the two give the same value and gradient, then, over ``--rounds`` rounds
-that alternate the two (so a change in the machine's load hits both), each one's forward and
+Prints whether each gives the einsum's value and gradient, then, over ``--rounds`` rounds
+that alternate them (so a change in the machine's load hits both), each one's forward and
 gradient time (min and median) and the median of the per-round gradient ratio::
 
-    same value=<bool> grad_max_diff=<x>
+    <layout> value_diff=<x> grad_max_diff=<x>
     <layout> fwd_ms min=<t> median=<t> grad_ms min=<t> median=<t>
-    ratio grad folded/einsum median=<r>
+    ratio grad <layout>/einsum median=<r>
 
 Default shapes: the QMIX role-game batch (32 windows x 11 steps x 4 agents, 9 tokens,
 hidden 32, 4 heads, one block). On 2026-12-02 (load 4.1, 8 rounds) the two gave the same
 value and bit-identical gradients, and the same speed: gradient min 46.3 ms (einsum)
-against 47.3 ms (folded), median ratio 0.997. So the einsum layout stays.
+against 47.3 ms (folded), median ratio 0.997. A third layout, ``broadcast`` (products
+and sums, no dot), was added the same day: again bit-identical, median ratio 0.990 over 6
+rounds at load 4.6. XLA lowers all three to the same work, so the einsum layout stays.
 Run: ``.venv/bin/python benchmarks/attention_layout.py [--rows 1408 --rounds 12]``.
 """
 
@@ -55,7 +58,8 @@ def attend_broadcast(q, k, v, key_mask):
     loop, where a batched dot of (E, d) x (d, E) matrices runs one tiny matmul per row and
     head."""
     d = q.shape[-1]
-    logits = (q[..., :, None, :, :] * k[..., None, :, :, :]).sum(-1) / math.sqrt(d)  # (..., Eq, Ek, H)
+    logits = (q[..., :, None, :, :] * k[..., None, :, :, :]).sum(-1)  # (..., Eq, Ek, H)
+    logits = logits / math.sqrt(d)
     logits = jnp.where(key_mask[..., None, :, None], logits, jnp.finfo(logits.dtype).min)
     weights = jax.nn.softmax(logits, axis=-2)  # (..., Eq, Ek, H)
     return (weights[..., None] * v[..., None, :, :, :]).sum(-3)  # (..., Eq, H, d)
