@@ -144,3 +144,27 @@ def test_without_a_sampled_cell_the_baseline_is_none_sampled(tmp_path):
     assert entry["vs_stochastic"]["rank"]["diff"] == pytest.approx(100 * (0.6 - 0.4033), abs=0.1)
     md = (tmp_path / "report" / "report.md").read_text()
     assert "No `sampled` cell ran for 3m: there the baseline is the `none` cell's sampled" in md
+
+
+@pytest.mark.parametrize(
+    ("rank_greedy", "rank_sampled", "words"),
+    [
+        # beats vanilla greedily, but no more than vanilla does by sampling
+        (0.6, 0.6, "its gain over vanilla is no more than vanilla gains by sampling"),
+        # no better than vanilla greedily, better only when both sample
+        (0.5, 0.9, "it beats vanilla only when both sample their actions"),
+    ],
+)
+def test_a_gain_that_randomness_at_execution_explains_is_named(
+    tmp_path, rank_greedy, rank_sampled, words
+):
+    spread = [0.0, 0.02, -0.02, 0.0, 0.01]
+    none_g, none_s = [0.5 + d for d in spread], [0.6 + d for d in spread]
+    rank_g, rank_s = [rank_greedy + d for d in spread], [rank_sampled + d for d in spread]
+    for breaker, g, s in (("none", none_g, none_s), ("rank", rank_g, rank_s)):
+        run = write_run(tmp_path, breaker, "smax:3m", "qmix", breaker, g)
+        with_executions(run, g, s, "greedy", metric="win_rate")
+    report.write_report(tmp_path)
+    md = (tmp_path / "report" / "report.md").read_text()
+    line = next(x for x in md.splitlines() if "stochastic execution alone (" in x)
+    assert words in line

@@ -140,9 +140,23 @@ def _stochastic_sentence(entry: WriteupEntry) -> str:
         unit = " pp" if imp.unit == "pp" else f" ({imp.unit})"
         parts.append(
             f"{breaker} {verdict} stochastic execution alone ({imp.diff:+.1f}{unit}, 95% CI "
-            f"[{imp.ci_low:+.1f}, {imp.ci_high:+.1f}])"
+            f"[{imp.ci_low:+.1f}, {imp.ci_high:+.1f}]){_execution_only(entry, breaker)}"
         )
     return f"{entry.benchmark} ({entry.env}): " + ", ".join(parts) + "."
+
+
+def _execution_only(entry: WriteupEntry, breaker: str) -> str:
+    """Words for a gain over vanilla that randomness at execution explains, if it is one."""
+    own, sampled = entry.improvement.get(breaker), entry.improvement_sampled.get(breaker)
+    alone = entry.vs_stochastic.get(breaker)
+    if own is not None and own.verdict == "supports" and alone.verdict != "supports":
+        return (
+            ": its gain over vanilla is no more than vanilla gains by sampling its actions, "
+            "so the randomness that helps here is the one at execution"
+        )
+    if sampled is not None and sampled.verdict == "supports" and own.verdict != "supports":
+        return ": it beats vanilla only when both sample their actions"
+    return ""
 
 
 def sentence(entry: WriteupEntry, algo: str) -> str:
