@@ -154,7 +154,11 @@ def _execution_only(entry: WriteupEntry, breaker: str) -> str:
             ": its gain over vanilla is no more than vanilla gains by sampling its actions, "
             "so the randomness that helps here is the one at execution"
         )
-    if sampled is not None and sampled.verdict == "supports" and own.verdict != "supports":
+    if (
+        sampled is not None
+        and sampled.verdict == "supports"
+        and (own is None or own.verdict != "supports")
+    ):
         return ": it beats vanilla only when both sample their actions"
     return ""
 
