@@ -66,7 +66,7 @@ def add_report_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "report",
         help="tables, plots and marl-eval JSON from a directory of runs",
-        description="Aggregate every run under RUNS_DIR (IQM, 95%% bootstrap CIs, probability "
+        description="Aggregate every run under RUNS_DIR (IQM, 95% bootstrap CIs, probability "
         "of improvement), compare with the write-up's table, add the role analysis of analysed "
         "runs and the per-breaker cost, and write report.{json,md,html}, marl_eval.json and "
         "plots/ into RUNS_DIR/report (or --out).",
