@@ -140,15 +140,15 @@ def _stochastic_sentence(entry: WriteupEntry) -> str:
         unit = " pp" if imp.unit == "pp" else f" ({imp.unit})"
         parts.append(
             f"{breaker} {verdict} stochastic execution alone ({imp.diff:+.1f}{unit}, 95% CI "
-            f"[{imp.ci_low:+.1f}, {imp.ci_high:+.1f}]){_execution_only(entry, breaker)}"
+            f"[{imp.ci_low:+.1f}, {imp.ci_high:+.1f}]){_execution_only(entry, breaker, imp)}"
         )
     return f"{entry.benchmark} ({entry.env}): " + ", ".join(parts) + "."
 
 
-def _execution_only(entry: WriteupEntry, breaker: str) -> str:
-    """Words for a gain over vanilla that randomness at execution explains, if it is one."""
+def _execution_only(entry: WriteupEntry, breaker: str, alone: Improvement) -> str:
+    """Words for a gain over vanilla that randomness at execution explains, if it is one
+    (``alone``: the breaker against stochastic execution alone)."""
     own, sampled = entry.improvement.get(breaker), entry.improvement_sampled.get(breaker)
-    alone = entry.vs_stochastic.get(breaker)
     if own is not None and own.verdict == "supports" and alone.verdict != "supports":
         return (
             ": its gain over vanilla is no more than vanilla gains by sampling its actions, "
