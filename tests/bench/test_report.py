@@ -192,6 +192,28 @@ def test_a_rate_at_zero_everywhere_tests_nothing(tmp_path):
     assert "(both 0 on every seed)" in md
 
 
+def test_the_writeup_rows_are_tested_with_each_algorithm_the_write_up_first(tmp_path):
+    """QMIX on smax:3m and MAPPO on rware:tiny-4ag: each row under its algorithm, QMIX's table
+    first, and MAPPO's says that it tests the direction, not the write-up's QMIX numbers."""
+    write_run(tmp_path, "q-none", "smax:3m", "qmix", "none", NONE_FINAL)
+    write_run(tmp_path, "q-rank", "smax:3m", "qmix", "rank", NOISE_FINAL)
+    write_run(tmp_path, "m-none", "rware:tiny-4ag", "mappo", "none", NOISE_FINAL, "success_rate")
+    write_run(tmp_path, "m-rank", "rware:tiny-4ag", "mappo", "rank", NONE_FINAL, "success_rate")
+    report.write_report(tmp_path)
+    entries = _json((tmp_path, None))["writeup"]
+    assert [(e["algo"], e["env"]) for e in entries] == [
+        ("qmix", "smax:3m"), ("mappo", "rware:tiny-4ag"),
+    ]  # fmt: skip
+    assert entries[0]["improvement"]["rank"]["verdict"] == "supports"
+    assert entries[1]["improvement"]["rank"]["verdict"] == "contradicts"
+    md = (tmp_path / "report" / "report.md").read_text()
+    assert md.index("### With QMIX (the write-up's algorithm)") < md.index("### With MAPPO")
+    assert "| Benchmark | their vanilla QMIX | their Diamond QMIX | our vanilla MAPPO |" in md
+    assert "whether the write-up's direction (Diamond above vanilla) holds with MAPPO" in md
+    assert "- rware tiny (4 robots) (rware:tiny-4ag): rank contradicts the write-up" in md
+    assert "Rows of their table with no mappo run here: 3m (`smax:3m`), 5m_vs_6m" in md
+
+
 def test_verdict_rule():
     assert verdict(Estimate(5.0, 1.0, 9.0)) == "supports"
     assert verdict(Estimate(-5.0, -9.0, -1.0)) == "contradicts"

@@ -69,8 +69,8 @@ def test_the_committed_paper_report_keeps_its_numbers(tmp_path):
 
 @pytest.fixture(scope="module")
 def games_only(tmp_path_factory):
-    """Two committed paper cells copied under new names, relabelled to an env the write-up
-    does not cover: the report must leave the write-up's table out."""
+    """Two committed paper cells (QMIX on smax:3m), copied: with them the report has the
+    write-up's 3m row; relabelled to a map the write-up lacks, it must leave the table out."""
     root = tmp_path_factory.mktemp("games")
     for cell in ("smax-3m__qmix__none", "smax-3m__qmix__rank"):
         shutil.copytree(PAPER / cell, root / cell, ignore=shutil.ignore_patterns("eval"))
@@ -85,10 +85,10 @@ def test_the_writeup_table_shows_only_with_its_cells(games_only, tmp_path):
     table = [ln for ln in md.splitlines() if ln.startswith(("| 3m", "| 5m", "| rware"))]
     assert len(table) == 1 and table[0].startswith("| 3m (`smax:3m`) | 78.2% | 91.5% |")
     assert "Rows of their table with no qmix run here: 5m_vs_6m" in md
-    # the same runs as MAPPO cells: nothing of the write-up's table is in them
+    # the same runs on a map the write-up's table does not have: nothing of it is in them
     for cell in games_only.iterdir():
         data = json.loads((cell / "cell.json").read_text())
-        data["algo"] = data["summary"]["algo"] = "mappo"
+        data["env"] = data["summary"]["env"] = "smax:8m"
         (cell / "cell.json").write_text(json.dumps(data))
     without = write_report(games_only, tmp_path / "without", cost=False)
     md = without["report.md"].read_text()

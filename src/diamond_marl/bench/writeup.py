@@ -4,7 +4,10 @@ The numbers and their citation are package data (``data/writeup.yaml``): the AIN
 on arXiv 2605.06825 claims these QMIX win rates with and without Diamond Attention. For
 each of its rows whose environment our runs include, ``compare`` gives our vanilla and
 Diamond scores, the Diamond - vanilla difference with a bootstrap interval, a verdict from
-that interval and the seed-paired reading beside it. Rendering: ``bench.render.writeup``.
+that interval and the seed-paired reading beside it: first with the write-up's algorithm,
+then with every other algorithm our runs include there (the claim's direction tested with
+another learner: MAPPO is the one that learns RobotWarehouse here). Rendering:
+``bench.render.writeup``.
 """
 
 from __future__ import annotations
@@ -100,6 +103,7 @@ class WriteupEntry:
 
     benchmark: str
     env: str
+    algo: str  # ours; the write-up's numbers are always its own algorithm's
     their_vanilla: float
     their_diamond: float
     their_gain_pp: float
@@ -125,10 +129,18 @@ def verdict(diff: Estimate) -> str:
 
 
 def compare(groups: dict[tuple[str, str, str], Group], ref: Reference) -> list[WriteupEntry]:
-    """The write-up's rows whose environment has at least one of our cells, ours beside."""
+    """The write-up's rows whose environment has at least one of our cells, ours beside:
+    the write-up's algorithm first, then each other algorithm of ours in name order."""
+    others = sorted({algo for _, algo, _ in groups} - {ref.algo})
+    return [e for algo in (ref.algo, *others) for e in _compare(groups, ref, algo)]
+
+
+def _compare(
+    groups: dict[tuple[str, str, str], Group], ref: Reference, algo: str
+) -> list[WriteupEntry]:
     out = []
     for w in ref.rows:
-        cells = {b: groups.get((w.env, ref.algo, b)) for b in (VANILLA, *DIAMOND, STOCHASTIC)}
+        cells = {b: groups.get((w.env, algo, b)) for b in (VANILLA, *DIAMOND, STOCHASTIC)}
         ran = {b: g for b, g in cells.items() if g is not None}
         if not ran:
             continue
@@ -161,6 +173,7 @@ def compare(groups: dict[tuple[str, str, str], Group], ref: Reference) -> list[W
             WriteupEntry(
                 w.label,
                 w.env,
+                algo,
                 w.vanilla,
                 w.diamond,
                 gain,

@@ -24,25 +24,38 @@ _VERDICTS = {
 
 
 def section(doc: Doc, entries: list[WriteupEntry], ref: Reference) -> None:
-    """Nothing when no run matches a row of the write-up's table."""
+    """Nothing when no run matches a row of the write-up's table; else one table per
+    algorithm of ours, the write-up's own first."""
     if not entries:
         return
-    algo = ref.algo
     doc.h(2, "The write-up's table beside ours")
     doc.p(
-        f"Their numbers are from {ref.citation}: StarCraft II and rware win rates. Ours are "
-        "measured on the SC2-free SMAX and on our RobotWarehouse with its own success rate, so "
-        "they compare in direction, not digit. Ours: IQM [95% CI] over seeds of the final "
-        f"evaluation, {algo} on the environment named in the first column; improvement "
-        "= IQM(Diamond) - IQM(vanilla) with a bootstrap 95% CI, in percentage points. The "
-        "verdict in each sentence below comes from that interval. Each sentence then pairs the "
-        "seeds: seed i of every cell draws all its random keys from the same `PRNGKey(i)` "
-        "(environment resets, exploration, the mixer's initial weights), so a seed that is "
+        f"Their numbers are from {ref.citation}: StarCraft II and rware win rates of "
+        f"{ref.algo.upper()}. Ours are measured on the SC2-free SMAX and on our RobotWarehouse "
+        "with its own success rate, so they compare in direction, not digit. Ours: IQM [95% CI] "
+        "over seeds of the final evaluation, on the environment named in the first column; "
+        "improvement = IQM(Diamond) - IQM(vanilla) with a bootstrap 95% CI, in percentage "
+        "points. The verdict in each sentence below comes from that interval. Each sentence "
+        "then pairs the seeds: seed i of every cell draws all its random keys from the same "
+        "`PRNGKey(i)` (environment resets, exploration, initial weights), so a seed that is "
         "hard for vanilla tends to be hard for Diamond too; it gives the per-seed differences' "
         "sign count, their mean with a 95% bootstrap interval, and an exact two-sided sign "
         "test (with 5 seeds the smallest possible p is 0.0625). The paired numbers are a "
         "second reading, not the verdict: the verdict's rule was fixed before the runs."
     )
+    for algo in dict.fromkeys(e.algo for e in entries):
+        _algo_tables(doc, [e for e in entries if e.algo == algo], ref, algo)
+
+
+def _algo_tables(doc: Doc, entries: list[WriteupEntry], ref: Reference, algo: str) -> None:
+    name, theirs = algo.upper(), ref.algo.upper()
+    doc.h(3, f"With {name}" + (" (the write-up's algorithm)" if algo == ref.algo else ""))
+    if algo != ref.algo:
+        doc.p(
+            f"The write-up's numbers are {theirs}'s; here the same Diamond forms sit in "
+            f"{name}. A verdict in this table says whether the write-up's direction (Diamond "
+            f"above vanilla) holds with {name}, not whether its {theirs} numbers do."
+        )
     rows = []
     for e in entries:
         ours = [_score_cell(e.ours.get(b)) for b in (VANILLA, *DIAMOND)]
@@ -50,11 +63,10 @@ def section(doc: Doc, entries: list[WriteupEntry], ref: Reference) -> None:
             [f"{e.benchmark} (`{e.env}`)", f"{e.their_vanilla:.1f}%", f"{e.their_diamond:.1f}%"]
             + [*ours, _improvements(e.improvement)]
         )
-    name = algo.upper()
     doc.table(
         [
-            "Benchmark", f"their vanilla {name}", f"their Diamond {name}", f"our vanilla {name}",
-            f"our Diamond {name} (noise)", f"our Diamond {name} (rank)",
+            "Benchmark", f"their vanilla {theirs}", f"their Diamond {theirs}",
+            f"our vanilla {name}", f"our Diamond {name} (noise)", f"our Diamond {name} (rank)",
             "improvement with CI (pp)",
         ],
         rows,
