@@ -130,6 +130,9 @@ def test_writeup_rows_under_sampled_execution_and_against_the_baseline(writeup_r
     assert "under **sampled execution**" in md
     assert "| 3m (`smax:3m`) | 40.3% [" in md
     assert "- 3m (smax:3m): rank beats stochastic execution alone (+20.0 pp, 95% CI [" in md
+    # rank - none, both sampled: +30 pp on every seed, with its verdict and paired reading
+    assert "- 3m (smax:3m), both sampled: rank supports the write-up (+30.0 pp, 95% CI [" in md
+    assert "higher on 5, lower on 0 of 5 seeds, mean +30.0 pp [" in md
 
 
 def test_without_a_sampled_cell_the_baseline_is_none_sampled(tmp_path):

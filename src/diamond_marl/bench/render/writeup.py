@@ -135,7 +135,20 @@ def _sampled_table(doc: Doc, entries: list[WriteupEntry], name: str) -> None:
         ],
         rows,
     )  # fmt: skip
-    doc.ul([_stochastic_sentence(e) for e in shown if e.vs_stochastic])
+    doc.ul(
+        [_sampled_sentence(e) for e in shown if e.improvement_sampled]
+        + [_stochastic_sentence(e) for e in shown if e.vs_stochastic]
+    )
+
+
+def _sampled_sentence(entry: WriteupEntry) -> str:
+    """The verdict and the seed-paired reading of Diamond - vanilla, both sampled."""
+    parts = [
+        _clause(b, entry.improvement_sampled[b], entry)
+        for b in reversed(DIAMOND)
+        if b in entry.improvement_sampled
+    ]
+    return f"{entry.benchmark} ({entry.env}), both sampled: " + ", ".join(parts) + "."
 
 
 def _stochastic_sentence(entry: WriteupEntry) -> str:
