@@ -104,6 +104,16 @@ def tiny_params(family: str = "noise") -> dict:
     return jax.jit(build(family).init)(jax.random.key(1), make_obs())
 
 
+def same(a: jnp.ndarray, b: jnp.ndarray, rounding: float = 1e-5) -> bool:
+    """Equal up to float rounding: for outputs of two different XLA programs.
+
+    A breaker switched off (sigma = 0, dropout p = 0, rank's bottom agent) and ``none`` are
+    different programs, which XLA may fuse and sum in another order on another CPU. What a
+    live breaker changes (logit noise at sigma ~ 1, a hidden peer) moves logits by ~1e-1.
+    """
+    return float(jnp.max(jnp.abs(a - b))) <= rounding
+
+
 def agents_identical(x: jnp.ndarray) -> bool:
     """x (..., N, ...) with agents on axis 1 (batch dims = 1): every agent equals agent 0."""
     return bool(jnp.array_equal(x, jnp.broadcast_to(x[:, :1], x.shape)))

@@ -11,7 +11,7 @@ from diamond_marl.envs.types import EntityKind
 from diamond_marl.errors import ConfigError
 from diamond_marl.networks import make_breaker
 
-from .helpers import build, jitted, make_obs, tiny_params
+from .helpers import build, jitted, make_obs, same, tiny_params
 
 KEY = jax.random.key(3)
 
@@ -20,7 +20,7 @@ def test_p_zero_hides_nothing_and_p_one_hides_every_peer():
     params, obs = tiny_params(), make_obs()
     none = jitted(build("none"), "train")(params, obs, None, 0)
     keep = jitted(build("dropout", p=0.0), "train")(params, obs, KEY, 0)
-    np.testing.assert_array_equal(keep.logits, none.logits)
+    assert same(keep.logits, none.logits)
     np.testing.assert_array_equal(keep.draws["peers_seen"], np.full((2, 3), 2))
     drop = jitted(build("dropout", p=1.0), "train")(params, obs, KEY, 0)
     np.testing.assert_array_equal(drop.draws["peers_seen"], np.zeros((2, 3)))
@@ -28,7 +28,7 @@ def test_p_zero_hides_nothing_and_p_one_hides_every_peer():
     peers = obs.entity_kind == EntityKind.PEER
     hidden = obs._replace(entity_mask=obs.entity_mask & ~peers)
     blind = jitted(build("none"), "train")(params, hidden, None, 0)
-    np.testing.assert_allclose(drop.logits, blind.logits, rtol=1e-6, atol=1e-6)
+    assert same(drop.logits, blind.logits)
 
 
 def test_masks_are_private_and_drawn_from_the_key():

@@ -10,7 +10,7 @@ import pytest
 from diamond_marl.errors import ConfigError
 from diamond_marl.networks import make_breaker, select_actions
 
-from .helpers import BREAKERS_PARAMS, build, jitted, make_obs, tiny_params
+from .helpers import BREAKERS_PARAMS, build, jitted, make_obs, same, tiny_params
 
 KEY, OTHER = jax.random.key(11), jax.random.key(12)
 
@@ -61,9 +61,9 @@ def test_breakers_that_draw_at_eval_need_a_key_and_use_it(name, overrides):
 def test_noise_is_off_at_eval_by_default():
     obs, params = make_obs(), tiny_params()
     ev = eval_fn("noise")(params, obs, KEY, 0).logits
-    assert jnp.array_equal(ev, eval_fn("none")(params, obs, KEY, 0).logits)
+    assert same(ev, eval_fn("none")(params, obs, KEY, 0).logits)
     train = jitted(build("noise"), "train")(params, obs, KEY, 0).logits
-    assert not jnp.array_equal(ev, train)
+    assert not same(ev, train)
 
 
 def test_bad_mode_is_a_config_error():

@@ -22,7 +22,7 @@ from diamond_marl.networks import (
     rank_visible,
 )
 
-from .helpers import A, agents_spread, build, jitted, make_obs, tiny_params
+from .helpers import A, agents_spread, build, jitted, make_obs, same, tiny_params
 
 N, ENEMIES = 3, 2
 RANK = jnp.array([[0.9, 0.1, 0.5], [0.2, 0.7, 0.4]])  # (B=2, N=3): env 0 top = agent 0
@@ -82,8 +82,8 @@ def test_bottom_ranked_agent_sees_everyone(ranked):
     obs, params = make_obs(), tiny_params()
     none = jitted(build("none"), "train")(params, obs, None, 0)
     out = ranked(params, obs, RANK)
-    assert jnp.array_equal(out.logits[0, 1], none.logits[0, 1])  # sees all: same as none
-    assert not jnp.array_equal(out.logits[0, 0], none.logits[0, 0])  # sees only itself
+    assert same(out.logits[0, 1], none.logits[0, 1])  # sees all: same as none
+    assert not same(out.logits[0, 0], none.logits[0, 0])  # sees only itself
 
 
 def test_task_and_enemy_tokens_stay_visible(ranked):
