@@ -42,12 +42,13 @@ def two_updates(algo: str, microbatches: int):
 
 @pytest.mark.parametrize("algo", ["qmix", "iql"])
 def test_microbatches_give_the_same_update(algo):
+    # four microbatches of one episode each against the whole batch of four: one compile
+    # each (a middle split, k = 2, would add a third and test nothing new)
     init, state, stats = two_updates(algo, 1)
-    for k in (2, 4):
-        _, state_k, stats_k = two_updates(algo, k)
-        jax.tree.map(close, state.params, state_k.params)
-        for name in ("loss", "q_taken", "td_abs", "grad_norm"):
-            close(stats[name], stats_k[name])
+    _, state_k, stats_k = two_updates(algo, 4)
+    jax.tree.map(close, state.params, state_k.params)
+    for name in ("loss", "q_taken", "td_abs", "grad_norm"):
+        close(stats[name], stats_k[name])
     # the updates moved the parameters (the comparison is not between two inits)
     moved = jax.tree.map(lambda a, b: float(np.abs(a - b).max()), state.params, init)
     assert max(jax.tree.leaves(moved)) > 1e-4

@@ -32,26 +32,24 @@ def _cfg(tmp_path, name, **extra):
     return resolve({**TINY, "out": str(tmp_path / name), **extra})
 
 
-@pytest.mark.parametrize(
-    "algo,extra",
-    [
-        ("mappo", {"ppo.rollout_len": "4", "steps": "512", "breaker": "noise"}),
-        (
-            "qmix",
-            {
-                "steps": "256",
-                "q.learning_starts": "32",
-                "q.batch_episodes": "8",
-                "q.buffer_episodes": "64",
-                "breaker": "rank",
-            },
-        ),
-    ],
-)
-def test_resumed_run_equals_uninterrupted_run(tmp_path, algo, extra):
-    full = _cfg(tmp_path, "full", algo=algo, **extra)
+# Two small runs that several tests share: the same config builds the same programs, which
+# XLA's persistent compilation cache (tests/conftest.py) then compiles once.
+MAPPO_RUN = {"algo": "mappo", "ppo.rollout_len": "4", "steps": "512", "breaker": "noise"}
+QMIX_RUN = {
+    "algo": "qmix",
+    "steps": "256",
+    "q.learning_starts": "32",
+    "q.batch_episodes": "8",
+    "q.buffer_episodes": "64",
+    "breaker": "rank",
+}
+
+
+@pytest.mark.parametrize("extra", [MAPPO_RUN, QMIX_RUN], ids=["mappo", "qmix"])
+def test_resumed_run_equals_uninterrupted_run(tmp_path, extra):
+    full = _cfg(tmp_path, "full", **extra)
     train(full, progress=False)
-    part = _cfg(tmp_path, "part", algo=algo, **extra)
+    part = _cfg(tmp_path, "part", **extra)
     out = train(part, progress=False, stop_after_chunks=2)
     assert out["interrupted"] and not (tmp_path / "part" / "summary.json").exists()
     train(resume=tmp_path / "part", progress=False)
@@ -107,13 +105,7 @@ def test_run_directory_outputs(tmp_path):
 def test_finished_run_keeps_the_final_policy_and_not_the_buffer(tmp_path):
     """Stopped after its last chunk, a run holds its final training state; finishing it
     replaces that by the acting parameters alone, which load to the same values."""
-    cfg = _cfg(
-        tmp_path,
-        "fin",
-        algo="qmix",
-        steps="128",
-        **{"q.learning_starts": "16", "q.buffer_episodes": "64", "q.batch_episodes": "8"},
-    )
+    cfg = _cfg(tmp_path, "fin", **QMIX_RUN)
     program = build_program(cfg)
     run, ckpts = tmp_path / "fin", tmp_path / "fin" / "checkpoints"
     done = train(cfg, progress=False, stop_after_chunks=program.setup.chunks)
@@ -135,7 +127,7 @@ def test_finished_run_keeps_the_final_policy_and_not_the_buffer(tmp_path):
 
 
 def test_no_retracing_after_the_first_chunk(tmp_path):
-    cfg = _cfg(tmp_path, "trace", algo="mappo", steps="256", **{"ppo.rollout_len": "4"})
+    cfg = _cfg(tmp_path, "trace", **MAPPO_RUN)
     program = build_program(cfg)
     state = program.init(program.seed_keys)
     for _ in range(3):

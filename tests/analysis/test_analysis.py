@@ -22,6 +22,9 @@ from diamond_marl.errors import ConfigError
 
 ROLE = "role:n=4,k=4,t=10"
 
+# one xdist worker runs this module, so its module fixture (the trained team) is built once
+pytestmark = pytest.mark.xdist_group("test_analysis")
+
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):

@@ -46,6 +46,9 @@ print("launcher imported jax:", "jax" in sys.modules)
 sys.exit(status)
 """
 
+# one xdist worker runs this module, so its module fixture (the reference sweep) is built once
+pytestmark = pytest.mark.xdist_group("test_launch")
+
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> dict:
