@@ -76,3 +76,35 @@ def test_dial_section_and_figures(dialled):
     plots = root / "report" / "plots"
     for name in ("coverage", "return"):
         assert (plots / f"dial-mpe-spread_n3-mappo-tie-{name}.png").stat().st_size > 10_000
+
+
+def test_rank_against_each_fix_and_against_sampling_none(dialled):
+    root, data = dialled
+    contrasts = {(c["other"], c["execution"]): c for c in data["contrasts"]}
+    assert set(contrasts) == {("none", "greedy"), ("none", "sampled")}
+    greedy, sampled = contrasts[("none", "greedy")], contrasts[("none", "sampled")]
+    assert greedy["env"] == BASE and greedy["dial"] == "tie" and greedy["metric"] == "coverage"
+    # against none greedy: the same numbers as rank's line's vs_none
+    assert [p["headline"]["mean"] for p in greedy["points"]] == pytest.approx([-0.05, 0.278])
+    # against none sampled (greedy + 0.1 here): 0.1 lower on each seed where nothing is tied
+    free, tied = sampled["points"]
+    assert [p["value"] for p in sampled["points"]] == [0.0, 1.0]
+    assert free["headline"]["mean"] == pytest.approx(-0.15)
+    assert (free["headline"]["better"], free["headline"]["worse"]) == (0, 5)
+    assert tied["headline"]["mean"] == pytest.approx(0.178)
+    assert tied["returns"]["mean"] == pytest.approx(1.78)
+    md = (root / "report" / "report.md").read_text()
+    assert "| coverage: rank minus | tie=0 | tie=1 |" in md
+    assert "| rank - `none`, sampled | -15.0 [" in md and "+1.78 [" in md
+
+
+def test_no_contrasts_without_rank(tmp_path):
+    for tie, values in NONE.items():
+        run = write_run(
+            tmp_path, f"none-{tie:g}", f"{BASE},tie={tie:g}", "mappo", "none", values, "coverage"
+        )
+        with_executions(run, values, values, "greedy", metric="coverage")
+    report.write_report(tmp_path)
+    data = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert len(data["dial"]) == 1 and data["contrasts"] == []
+    assert "rank minus" not in (tmp_path / "report" / "report.md").read_text()

@@ -8,6 +8,10 @@ For each breaker and dial value the report shows the group's execution row (the 
 headline metric and the return under both executions, IQM with its 95% bootstrap interval)
 and the breaker's differences from ``none`` paired by seed, in the headline metric and in the
 return, each under its own execution (as in the results table).
+
+The *contrasts* set Diamond Attention's rank form against each other fix on the same footing:
+``rank`` minus each other breaker, and minus ``none`` run stochastically, at each dial value,
+paired by seed, in the headline metric and in the return.
 """
 
 from __future__ import annotations
@@ -75,16 +79,39 @@ def split_dial(name: str) -> tuple[str, str, float] | None:
     return f"{family}:{','.join(items)}", dial, value
 
 
+def _paired(x: dict[int, float], y: dict[int, float]) -> Difference | None:
+    paired = paired_difference(x, y)
+    if paired is None:
+        return None
+    m = paired.mean
+    return Difference(m.value, m.low, m.high, paired.better, paired.worse)
+
+
 def _vs_none(g: Group, none: Group | None, returns: bool = False) -> Difference | None:
     if none is None or g.breaker == "none":
         return None
     if returns and not (g.has_returns and none.has_returns):
         return None
-    paired = paired_difference(*((g.returns, none.returns) if returns else (g.values, none.values)))
-    if paired is None:
-        return None
-    m = paired.mean
-    return Difference(m.value, m.low, m.high, paired.better, paired.worse)
+    return _paired(*((g.returns, none.returns) if returns else (g.values, none.values)))
+
+
+def _along_dials(
+    groups: dict[tuple[str, str, str], Group], executions: list[ExecutionRow]
+) -> dict[tuple[str, str, str], dict[str, dict[float, Group]]]:
+    """(base env, algo, dial) -> breaker -> dial value -> group, for every dial that has at
+    least two values among the groups whose runs recorded both executions."""
+    readouts = {(r.env, r.algo, r.breaker) for r in executions}
+    found: dict[tuple[str, str, str], dict[str, dict[float, Group]]] = {}
+    for key, g in groups.items():
+        split = split_dial(g.env)
+        if split is not None and key in readouts:
+            base, dial, value = split
+            found.setdefault((base, g.algo, dial), {}).setdefault(g.breaker, {})[value] = g
+    return {
+        k: by_breaker
+        for k, by_breaker in sorted(found.items())
+        if len({v for per_value in by_breaker.values() for v in per_value}) >= 2
+    }
 
 
 def dial_lines(
@@ -93,17 +120,8 @@ def dial_lines(
     """Every breaker's line along every dial that has at least two values; a point for each
     group whose runs recorded both executions (``executions``: the report's rows)."""
     readouts = {(r.env, r.algo, r.breaker): r for r in executions}
-    found: dict[tuple[str, str, str], dict[str, dict[float, Group]]] = {}
-    for key, g in groups.items():
-        split = split_dial(g.env)
-        if split is not None and key in readouts:
-            base, dial, value = split
-            found.setdefault((base, g.algo, dial), {}).setdefault(g.breaker, {})[value] = g
     lines = []
-    for (base, algo, dial), by_breaker in sorted(found.items()):
-        values = {v for per_value in by_breaker.values() for v in per_value}
-        if len(values) < 2:
-            continue
+    for (base, algo, dial), by_breaker in _along_dials(groups, executions).items():
         nones = by_breaker.get("none", {})
         for breaker in sorted(by_breaker, key=breaker_order):
             per_value = by_breaker[breaker]
@@ -119,3 +137,66 @@ def dial_lines(
             metric = next(iter(per_value.values())).metric
             lines.append(DialLine(base, algo, dial, breaker, metric, points))
     return lines
+
+
+# -- Diamond Attention against each other fix ------------------------------------------------
+# the breaker the contrasts are about: the paper's broadcast rank mask
+CONTRASTED = "rank"
+
+
+@dataclasses.dataclass(frozen=True)
+class ContrastPoint:
+    value: float  # the dial parameter's value
+    headline: Difference | None  # CONTRASTED - other in the headline metric, paired by seed
+    returns: Difference | None = None  # the same in the final return
+
+
+@dataclasses.dataclass(frozen=True)
+class DialContrast:
+    """``CONTRASTED`` minus one other breaker along one dial, paired by seed.
+
+    ``CONTRASTED`` is read under its own execution (greedy); ``other`` under ``execution``:
+    its own, or ``sampled`` for ``none`` run stochastically (stochastic execution alone)."""
+
+    env: str  # the environment name without the dial parameter
+    algo: str
+    dial: str
+    other: str
+    execution: str
+    metric: str
+    points: list[ContrastPoint]
+
+
+def _contrast_point(value: float, a: Group, b: Group, execution: str) -> ContrastPoint:
+    if execution == b.execution:
+        b_values, b_returns = b.values, b.returns
+    else:
+        b_values, b_returns = b.readout(execution, b.metric), b.readout(execution, "return")
+    returns = None
+    if a.has_returns and set(b_returns) == set(b_values):
+        returns = _paired(a.returns, b_returns)
+    return ContrastPoint(value, _paired(a.values, b_values), returns)
+
+
+def dial_contrasts(
+    groups: dict[tuple[str, str, str], Group], executions: list[ExecutionRow]
+) -> list[DialContrast]:
+    """``CONTRASTED`` against every other breaker along every dial, and against ``none`` under
+    sampled execution, at each dial value where both ran (empty without ``CONTRASTED``)."""
+    out = []
+    for (base, algo, dial), by_breaker in _along_dials(groups, executions).items():
+        mine = by_breaker.get(CONTRASTED, {})
+        others = [(b, next(iter(by_breaker[b].values())).execution) for b in by_breaker]
+        if "none" in by_breaker:
+            others.append(("none", "sampled"))
+        for other, execution in sorted(others, key=lambda o: (breaker_order(o[0]), o[1])):
+            if other == CONTRASTED or not mine:
+                continue
+            theirs = by_breaker[other]
+            points = [
+                _contrast_point(v, mine[v], theirs[v], execution)
+                for v in sorted(set(mine) & set(theirs))
+            ]
+            metric = next(iter(mine.values())).metric
+            out.append(DialContrast(base, algo, dial, other, execution, metric, points))
+    return out

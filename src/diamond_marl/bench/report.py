@@ -17,7 +17,7 @@ import shutil
 from pathlib import Path
 
 from diamond_marl.atomic import atomic_write_text, check_writable_dir
-from diamond_marl.bench.dial import dial_lines
+from diamond_marl.bench.dial import dial_contrasts, dial_lines
 from diamond_marl.bench.render.exports import marl_eval_json, report_json
 from diamond_marl.bench.render.page import page
 from diamond_marl.bench.rows import (
@@ -69,7 +69,7 @@ def collect(runs_dir: str | Path, out: Path, cost: str | Path | bool | None = No
     executions = execution_rows(groups)
     return Report(
         runs_dir=str(runs_dir), rows=result_rows(groups), executions=executions,
-        dial=dial_lines(groups, executions),
+        dial=dial_lines(groups, executions), contrasts=dial_contrasts(groups, executions),
         writeup=compare(groups, reference),
         transfer=transfer_rows(runs), analysis=analysis_rows(runs, PLOTS), cost=cost_info,
         not_finished=unfinished_rows(runs), notes=notes, directories=len(runs), groups=groups,

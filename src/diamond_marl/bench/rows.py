@@ -22,7 +22,7 @@ from diamond_marl.bench.stats import bootstrap_ci, prob_improvement
 from diamond_marl.breaker_names import breaker_order
 
 if TYPE_CHECKING:  # bench.writeup and bench.dial build on these rows
-    from diamond_marl.bench.dial import DialLine
+    from diamond_marl.bench.dial import DialContrast, DialLine
     from diamond_marl.bench.writeup import Reference, WriteupEntry
 
 HIDDEN = {"json": False}
@@ -373,6 +373,7 @@ class Report:
     rows: list[ResultRow]
     executions: list[ExecutionRow]  # greedy and sampled, where the runs recorded both
     dial: list[DialLine]  # breakers along a symmetry dial, where the runs span one
+    contrasts: list[DialContrast]  # rank against each other fix along the dial, paired
     writeup: list[WriteupEntry]  # only the write-up's rows our runs include
     transfer: list[TransferRow]
     analysis: list[AnalysisRow]

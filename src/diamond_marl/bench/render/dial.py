@@ -1,13 +1,13 @@
 """The report's section "Symmetry dial": every breaker's final score along a dial (``tie`` or
 ``spawn`` of ``mpe:spread``), a figure per score (greedy and sampled execution side by side)
-and a table per env x algo x dial."""
+a table per env x algo x dial, and the rank form against each other fix along it."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from diamond_marl.bench import plots
-from diamond_marl.bench.dial import DIALS, DialLine, DialPoint, Difference
+from diamond_marl.bench.dial import CONTRASTED, DIALS, DialContrast, DialLine, DialPoint, Difference
 from diamond_marl.bench.render import fmt
 from diamond_marl.bench.render.doc import Doc
 from diamond_marl.bench.rows import Interval
@@ -27,9 +27,18 @@ _TEXT = (
     "return, each under its own execution (the `execution` column: greedy for all but "
     "`sampled`): mean [95% CI] (seeds better/worse)."
 )
+_CONTRAST_TEXT = (
+    f"`{CONTRASTED}` against each other fix, paired by seed at each setting: `{CONTRASTED}` "
+    "(greedy) minus the other breaker under its own execution, and minus `none` run "
+    "stochastically (`none`, sampled: stochastic execution alone). Mean [95% CI] (seeds "
+    f"where `{CONTRASTED}` scores higher/lower); a positive interval means `{CONTRASTED}` "
+    "does better."
+)
 
 
-def section(doc: Doc, lines: list[DialLine], plot_dir: Path) -> list[Path]:
+def section(
+    doc: Doc, lines: list[DialLine], contrasts: list[DialContrast], plot_dir: Path
+) -> list[Path]:
     """Tables and figures; returns the figures drawn into ``plot_dir``."""
     if not lines:
         return []
@@ -48,6 +57,10 @@ def section(doc: Doc, lines: list[DialLine], plot_dir: Path) -> list[Path]:
                 doc.img(path, f"{env} · {algo}: final {name} along {dial}")
                 drawn.append(path)
         _table(doc, dial, group)
+        mine = [c for c in contrasts if (c.env, c.algo, c.dial) == (env, algo, dial)]
+        if mine:
+            doc.p(_CONTRAST_TEXT)
+            _contrast_tables(doc, dial, mine)
     return drawn
 
 
@@ -111,3 +124,20 @@ def _table(doc: Doc, dial: str, group: list[DialLine]) -> None:
         "return - none (paired)", "seeds",
     ]  # fmt: skip
     doc.table(header, rows)
+
+
+def _contrast_tables(doc: Doc, dial: str, contrasts: list[DialContrast]) -> None:
+    """One table per score: a row per other fix, a column per dial value."""
+    metric = contrasts[0].metric
+    values = sorted({p.value for c in contrasts for p in c.points})
+    for name in (metric, "return"):
+        rate = name == metric and metric in RATE_METRICS
+        rows = []
+        for c in contrasts:
+            at = {p.value: (p.headline if name == metric else p.returns) for p in c.points}
+            label = f"`{c.other}`" + (", sampled" if c.execution == "sampled" else "")
+            rows.append(
+                [f"{CONTRASTED} - {label}"] + [_difference(at.get(v), rate) for v in values]
+            )
+        if any(cell != "-" for row in rows for cell in row[1:]):
+            doc.table([f"{name}: {CONTRASTED} minus"] + [f"{dial}={v:g}" for v in values], rows)

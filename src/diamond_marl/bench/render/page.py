@@ -35,7 +35,7 @@ def page(report: Report, out: Path, plot_dir: Path) -> tuple[Doc, list[Path]]:
     writeup.section(doc, report.writeup, report.reference)
     drawn = results.section(doc, report.rows, report.groups, plot_dir)
     drawn += executions.section(doc, report.executions, report.groups, plot_dir)
-    drawn += dial.section(doc, report.dial, plot_dir)
+    drawn += dial.section(doc, report.dial, report.contrasts, plot_dir)
     results.transfer_section(doc, report.transfer)
     roles.section(doc, report.analysis, out)
     cost.section(doc, report.cost)
