@@ -224,3 +224,27 @@ def test_eval_on_another_team_size(tmp_path):
     assert saved["env"] == "xor:n=3,k=3" and saved["trained_on"] == "xor:n=2,k=3"
     assert 0.0 <= saved["success_rate"] <= 1.0
     jax.clear_caches()
+
+
+def test_sampled_breaker_trains_exactly_as_none(tmp_path):
+    # why a suite may skip the `sampled` cell and read stochastic execution from `none`'s
+    # sampled readout (docs/breakers.md): same keys, same updates, same weights
+    runs = {}
+    for breaker in ("none", "sampled"):
+        train(_cfg(tmp_path, breaker, **{**MAPPO_RUN, "breaker": breaker}), progress=False)
+        runs[breaker] = json.loads((tmp_path / breaker / "summary.json").read_text())
+    none, sampled = runs["none"]["seeds"], runs["sampled"]["seeds"]
+    assert [s["sampled"] for s in sampled] == [s["sampled"] for s in none]
+    assert [s["greedy"] for s in sampled] == [s["greedy"] for s in none]
+    assert runs["sampled"]["execution"] == "sampled" and runs["none"]["execution"] == "greedy"
+
+    # every training and evaluation metric but the clock and the own-execution headline
+    # (eval_return, eval_success_rate: greedy for none, sampled for sampled)
+    def same_in_both(x):
+        own = x.metric.str.startswith("eval_") & ~x.metric.str.endswith(("_greedy", "_sampled"))
+        keep = x[(x.metric != "wall_s") & ~own]
+        return keep.drop(columns="breaker").reset_index(drop=True)
+
+    a, b = (same_in_both(pd.read_csv(tmp_path / b / "metrics.csv")) for b in ("none", "sampled"))
+    assert {"loss", "entropy", "eval_return_greedy", "eval_return_sampled"} <= set(a.metric)
+    pd.testing.assert_frame_equal(a, b)

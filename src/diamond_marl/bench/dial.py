@@ -185,13 +185,17 @@ def dial_contrasts(
     sampled execution, at each dial value where both ran (empty without ``CONTRASTED``)."""
     out = []
     for (base, algo, dial), by_breaker in _along_dials(groups, executions).items():
-        mine = by_breaker.get(CONTRASTED, {})
-        others = [(b, next(iter(by_breaker[b].values())).execution) for b in by_breaker]
+        mine = by_breaker.get(CONTRASTED)
+        if not mine:
+            continue
+        others = [
+            (b, next(iter(per_value.values())).execution)
+            for b, per_value in by_breaker.items()
+            if b != CONTRASTED
+        ]
         if "none" in by_breaker:
             others.append(("none", "sampled"))
         for other, execution in sorted(others, key=lambda o: (breaker_order(o[0]), o[1])):
-            if other == CONTRASTED or not mine:
-                continue
             theirs = by_breaker[other]
             points = [
                 _contrast_point(v, mine[v], theirs[v], execution)
