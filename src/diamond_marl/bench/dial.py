@@ -168,10 +168,8 @@ class DialContrast:
 
 
 def _contrast_point(value: float, a: Group, b: Group, execution: str) -> ContrastPoint:
-    if execution == b.execution:
-        b_values, b_returns = b.values, b.returns
-    else:
-        b_values, b_returns = b.readout(execution, b.metric), b.readout(execution, "return")
+    # every group on a dial recorded both executions, so either one is a readout
+    b_values, b_returns = b.readout(execution, b.metric), b.readout(execution, "return")
     returns = None
     if a.has_returns and set(b_returns) == set(b_values):
         returns = _paired(a.returns, b_returns)
@@ -188,6 +186,7 @@ def dial_contrasts(
         mine = by_breaker.get(CONTRASTED)
         if not mine:
             continue
+        metric = next(iter(mine.values())).metric
         others = [
             (b, next(iter(per_value.values())).execution)
             for b, per_value in by_breaker.items()
@@ -201,6 +200,5 @@ def dial_contrasts(
                 _contrast_point(v, mine[v], theirs[v], execution)
                 for v in sorted(set(mine) & set(theirs))
             ]
-            metric = next(iter(mine.values())).metric
             out.append(DialContrast(base, algo, dial, other, execution, metric, points))
     return out
