@@ -34,9 +34,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-import diamond_marl  # noqa: F401  (XLA flags before jax)
+from diamond_marl import setup_jax
 from diamond_marl.networks import attention, torso
 from diamond_marl.networks.dense import Dense
+
+setup_jax()  # the XLA flag the library needs, before JAX computes anything
 
 
 def attend_folded(q, k, v, key_mask):

@@ -17,7 +17,7 @@ from the constants below (the output says which).
 
 from __future__ import annotations
 
-import diamond_marl  # noqa: F401  (sets the XLA flag before jax is imported)
+from diamond_marl import setup_jax
 
 # isort: split
 import argparse
@@ -32,6 +32,8 @@ import numpy as np
 
 from diamond_marl.envs.types import EntityKind
 from diamond_marl.networks import BREAKERS, AgentNetwork, AgentObs, NetworkConfig, make_breaker
+
+setup_jax()  # the XLA flag the library needs, before JAX computes anything
 
 # name -> (N agents, E tokens, F features, A actions, peer tokens, other-token kind)
 FALLBACK = {

@@ -21,8 +21,10 @@ import os
 import jax
 import jax.numpy as jnp
 
-import diamond_marl  # noqa: F401  (XLA flags before jax)
+from diamond_marl import setup_jax
 from timing import best_seconds
+
+setup_jax()  # the XLA flag the library needs, before JAX computes anything
 
 
 def main() -> None:

@@ -31,7 +31,7 @@ then allocates one state and runs nothing but the checkpoint code on it.
 
 from __future__ import annotations
 
-import diamond_marl  # noqa: F401  (XLA flags before jax)
+from diamond_marl import setup_jax
 
 # isort: split
 import argparse
@@ -44,6 +44,8 @@ import jax
 from diamond_marl.algos import checkpoint
 from diamond_marl.algos.config import parse_overrides, resolve
 from diamond_marl.algos.runner import Program, build_setup, make_algorithm, seed_keys
+
+setup_jax()  # the XLA flag the library needs, before JAX computes anything
 
 
 def chunk_bytes(program: Program, state) -> tuple[int, int]:

@@ -21,7 +21,7 @@ import argparse
 import jax
 import jax.numpy as jnp
 
-import diamond_marl  # noqa: F401  (XLA flags before jax)
+from diamond_marl import setup_jax
 from diamond_marl.algos.common import build_setup, network_config
 from diamond_marl.algos.config import parse_overrides, resolve
 from diamond_marl.envs.check import make_rollout
@@ -29,6 +29,8 @@ from diamond_marl.networks.heads import mask_logits
 from diamond_marl.networks.inputs import from_timestep
 from diamond_marl.networks.mixers import make_mixer
 from diamond_marl.networks.network import make_network
+
+setup_jax()  # the XLA flag the library needs, before JAX computes anything
 
 
 def measure(

@@ -26,13 +26,14 @@ import time
 
 import jax
 
-import diamond_marl  # noqa: F401  (XLA flags before jax)
-from diamond_marl.algos.common import segment_len
-from diamond_marl.algos.config import parse_overrides, resolve
+from diamond_marl import setup_jax
+from diamond_marl.algos.config import parse_overrides, resolve, segment_len
 from diamond_marl.algos.qlearning import make_q_modules
 from diamond_marl.algos.runner import build_program
 from diamond_marl.networks.inputs import from_timestep
 from timing import best_seconds
+
+setup_jax()  # the XLA flag the library needs, before JAX computes anything
 
 CELL = {  # the quick suite's QMIX role-game cell
     "algo": "qmix", "env": "role:n=4,k=4,t=10", "breaker": "rank", "seeds": "2",

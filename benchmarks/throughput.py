@@ -12,7 +12,7 @@ run, and one more line gives its speed against the first::
 
     throughput <algo> <env> [KEY=VALUE ...] train_sps=<z> vs_base=<z/x>
 
-Run: ``.venv/bin/python benchmarks/throughput.py`` (defaults: MAPPO and QMIX on smax:3m,
+RunState: ``.venv/bin/python benchmarks/throughput.py`` (defaults: MAPPO and QMIX on smax:3m,
 smax:5m_vs_6m, rware:tiny-4ag, rware:large-8ag; see ``--help``).
 """
 
@@ -22,13 +22,15 @@ import argparse
 
 import jax
 
-import diamond_marl  # noqa: F401  (XLA flags before jax)
-from diamond_marl.algos.common import TrainSetup, steps_per_update
-from diamond_marl.algos.config import parse_overrides, resolve
+from diamond_marl import setup_jax
+from diamond_marl.algos.common import TrainSetup
+from diamond_marl.algos.config import parse_overrides, resolve, steps_per_update
 from diamond_marl.algos.runner import build_program
 from diamond_marl.envs import make
 from diamond_marl.envs.check import make_rollout
 from timing import best_seconds
+
+setup_jax()  # the XLA flag the library needs, before JAX computes anything
 
 ENVS = ("smax:3m", "smax:5m_vs_6m", "rware:tiny-4ag", "rware:large-8ag")
 ALGOS = ("mappo", "qmix")
@@ -48,7 +50,8 @@ def train_sps(
     assert setup.updates_per_chunk == updates and setup.chunks == 1
     state = program.init(program.seed_keys)
     if not cfg.is_ppo:  # let learning run (not the warm-up branch)
-        state = state._replace(env_steps=state.env_steps + cfg.q.learning_starts)
+        run = state.run
+        state = state._replace(run=run._replace(env_steps=run.env_steps + cfg.q.learning_starts))
 
     carry = [state]
 

@@ -31,10 +31,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-import diamond_marl  # noqa: F401  (XLA flags before jax)
+from diamond_marl import setup_jax
 from diamond_marl.algos.config import parse_overrides, resolve
 from diamond_marl.algos.runner import train
 from diamond_marl.bench.stats import iqm
+
+setup_jax()  # the XLA flag the library needs, before JAX computes anything
 
 
 def crossing(metrics: pd.DataFrame, metric: str, threshold: float) -> dict[str, float | None]:

@@ -26,10 +26,12 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-import diamond_marl  # noqa: F401  (sets an XLA flag before JAX runs anything)
+from diamond_marl import setup_jax
 from diamond_marl.envs import Env, EnvSpec, TimeStep, registry
 from diamond_marl.envs.tokens import chunk_shape, flat_timestep, team_tables
 from diamond_marl.errors import ConfigError
+
+setup_jax()  # the XLA flag the library needs, before JAX computes anything
 
 
 @struct.dataclass

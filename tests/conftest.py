@@ -31,4 +31,6 @@ _flags = os.environ.get("XLA_FLAGS", "")
 if "xla_backend_optimization_level" not in _flags:
     os.environ["XLA_FLAGS"] = f"{_flags} --xla_backend_optimization_level=1".strip()
 
-import diamond_marl  # noqa: E402, F401
+from diamond_marl import setup_jax  # noqa: E402
+
+setup_jax()  # the XLA flag the library needs, before JAX computes anything

@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-import diamond_marl  # noqa: F401  (sets XLA flags before jax is imported)
+from diamond_marl import setup_jax
 from diamond_marl.analysis import cli as analysis_cli
 from diamond_marl.bench import cli as bench_cli
 from diamond_marl.errors import ConfigError
@@ -203,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    setup_jax()  # before any command computes with JAX
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     # key=value overrides may stand anywhere among the options of train and eval

@@ -15,13 +15,15 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import diamond_marl  # noqa: F401
+from diamond_marl import setup_jax
 from diamond_marl.algos.common import build_setup
 from diamond_marl.algos.config import resolve
 from diamond_marl.algos.qlearning import make_q_modules
 from diamond_marl.envs.check import make_rollout
 from diamond_marl.networks.heads import mask_logits
 from diamond_marl.networks.inputs import from_timestep
+
+setup_jax()  # the XLA flag the library needs, before JAX computes anything
 
 SEEDS = 5
 ENVS, STEPS = 8, 12  # random-play states per seed: ENVS x STEPS

@@ -1,3 +1,5 @@
-"""Import diamond_marl before any test module imports jax (it sets an XLA flag first)."""
+"""Set the XLA flag the library needs before any test module computes with JAX."""
 
-import diamond_marl  # noqa: F401
+from diamond_marl import setup_jax
+
+setup_jax()  # the XLA flag the library needs, before JAX computes anything

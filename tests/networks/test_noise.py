@@ -123,7 +123,7 @@ def test_adaptive_scale_replaces_the_schedule():
     obs, params = make_obs(), tiny_params()
     net = build("noise", schedule="adaptive")
     none = jitted(build("none"), "train")(params, obs, KEY, 0)
-    fn = jax.jit(lambda p, s: net.apply(p, obs, KEY, 0, "train", noise_scale=s).logits)
+    fn = jax.jit(lambda p, s: net.apply(p, obs, KEY, 0, "train", state=s).logits)
     assert same(fn(params, 0.0), none.logits)
     assert not same(fn(params, 0.5), none.logits)
 
@@ -204,5 +204,5 @@ def test_sigma_metric_is_learned_sigma_times_schedule(two_block_params):
         two_block_params,
     )
     assert float(net.sigma(params, 50)) == pytest.approx(0.5 * 0.6)
-    assert float(net.sigma(params, 50, noise_scale=2.0)) == pytest.approx(1.0)
+    assert float(net.sigma(params, 50, jnp.float32(2.0))) == pytest.approx(1.0)
     assert float(build("none").sigma(params, 50)) == 0.0

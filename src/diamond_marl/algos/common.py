@@ -5,14 +5,18 @@ An algorithm is four pure functions, all for ONE seed (the runner vmaps them ove
 ``init(key) -> state``, ``update(state, _) -> (state, metrics)`` (one update, scanned into
 chunks by the runner), ``act(act_params, ts, step_key, episode_key, carry, execution) ->
 (actions, carry)`` (execution mode, one environment; ``carry`` is a recurrent agent's
-memory) and ``act_params(state)`` (what ``act`` needs from the state), plus its ``actor``
-(``networks.acting.Actor``), through which all of them act.
+memory) and ``act_params(state) -> ActParams`` (what acting reads from the state), plus its
+``actor`` (``networks.acting.Actor``), through which all of them act.
+
+Every algorithm's state nests one ``RunState``: the running environments (``Rollout``), the key,
+the counters and the breaker's own state, which only the breaker reads. ``collect`` runs a
+rollout and ``finish_update`` closes an update (counters, the breaker's state, the metrics
+every algorithm logs) for all of them.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -20,26 +24,24 @@ import chex
 import jax
 import jax.numpy as jnp
 
-from diamond_marl.algos.config import TrainConfig
+from diamond_marl.algos.config import Budget, TrainConfig
 from diamond_marl.envs import make
 from diamond_marl.envs.base import Env
 from diamond_marl.envs.types import TimeStep
 from diamond_marl.envs.wrappers import wrap_for_training
-from diamond_marl.networks.acting import Acted, Actor, own_execution
+from diamond_marl.networks.acting import Acted, Actor, ActParams, How, Keys, own_execution
 from diamond_marl.networks.breakers import BreakerConfig, config_class, make_breaker
+from diamond_marl.networks.breakers.base import Signals
 from diamond_marl.networks.inputs import from_timestep
-from diamond_marl.networks.network import NetworkConfig, reset_carry
-from diamond_marl.networks.schedules import action_diversity, adapt_sigma
-
-# Default env-step budget per seed, when neither the config files nor the user set one.
-FALLBACK_STEPS = 200_000
+from diamond_marl.networks.network import AgentNetwork, NetworkConfig, reset_carry
+from diamond_marl.networks.schedules import action_diversity
 
 
 class Algorithm(NamedTuple):
     init: Callable[[chex.PRNGKey], Any]
     update: Callable[[Any, Any], tuple[Any, dict]]
     act: Callable[..., tuple[chex.Array, Any]]
-    act_params: Callable[[Any], Any]
+    act_params: Callable[[Any], ActParams]
     env_steps_per_update: int
     actor: Actor
 
@@ -51,24 +53,19 @@ class Algorithm(NamedTuple):
 
 def eval_act(actor: Actor) -> Callable[..., tuple[chex.Array, Any]]:
     """``act(act_params, ts, step_key, episode_key, carry, execution="greedy") -> (actions
-    (N,), carry)`` for one environment in execution mode; ``act_params = (params, env_steps,
-    noise_scale)``; ``carry`` is the agents' memory (``start_carry(ts)`` at an episode's
-    start; None without one)."""
+    (N,), carry)`` for one environment in execution mode; ``carry`` is the agents' memory
+    (``start_carry(ts)`` at an episode's start; None without one)."""
 
     def act(
-        act_params: Any,
+        act_params: ActParams,
         ts: TimeStep,
         step_key: chex.PRNGKey,
         episode_key: chex.PRNGKey,
         carry: Any,
         execution: str = "greedy",
     ) -> tuple[chex.Array, Any]:
-        params, env_steps, noise_scale = act_params
-        obs = from_timestep(ts)
-        acted = actor(
-            params, obs, episode_key, step_key, env_steps, noise_scale, "eval", carry,
-            execution=execution,
-        )  # fmt: skip
+        how = How("eval", carry, execution=execution)
+        acted = actor(act_params, from_timestep(ts), Keys(episode_key, step_key), how)
         return acted.action, acted.carry
 
     return act
@@ -98,14 +95,6 @@ class TrainSetup:
     @property
     def env_steps_total(self) -> int:
         return self.updates_total * self.steps_per_update
-
-    def diversity(self, probs: chex.Array) -> chex.Array:
-        """Mean pairwise TV distance between agents' action distributions, (..., N, A) -> ()."""
-        return action_diversity(probs)
-
-    def adapt(self, scale: chex.Array, diversity: chex.Array) -> chex.Array:
-        b = self.breaker
-        return adapt_sigma(scale, diversity, b.target_diversity, b.adapt_rate)
 
     @staticmethod
     def episode_metrics(extras: dict, done: chex.Array) -> dict:
@@ -143,29 +132,14 @@ def network_config(cfg: TrainConfig, outputs: tuple[str, ...], **extra: Any) -> 
     )
 
 
-def steps_per_update(cfg: TrainConfig, env: Env) -> int:
-    if cfg.is_ppo:
-        return cfg.ppo.rollout_len * cfg.num_envs
-    return segment_len(cfg, env) * cfg.num_envs
-
-
-def segment_len(cfg: TrainConfig, env: Env) -> int:
-    """Length of the trajectory windows Q-learning stores (the episode limit, capped)."""
-    return cfg.q.segment_len or min(env.spec.max_steps, 100)
-
-
 def build_setup(cfg: TrainConfig) -> TrainSetup:
     """Resolve the environment, the breaker and the update/chunk budget of a run."""
     env = make(cfg.env)
-    per_update = steps_per_update(cfg, env)
-    total_steps = cfg.steps or FALLBACK_STEPS
-    updates = max(1, math.ceil(total_steps / per_update))
-    eval_interval = cfg.eval_interval or max(per_update, total_steps // 10)
-    per_chunk = max(1, min(updates, eval_interval // per_update))
-    chunks = max(math.ceil(updates / per_chunk), cfg.chunks)
-    per_chunk = max(1, math.ceil(updates / chunks))
+    budget = Budget.of(cfg, env)
+    # ``resolve`` has filled in every option; a config.yaml from before it did still needs
+    # the run's defaults (the given options win)
     args = config_class(cfg.breaker).run_options(
-        dict(cfg.breaker_args), per_chunk * chunks * per_update, env.spec.num_agents
+        dict(cfg.breaker_args), budget.env_steps_total, env.spec.num_agents
     )
     breaker = make_breaker(cfg.breaker, **args)
     breaker.check_team(env.spec.num_agents, env.spec.name)
@@ -174,26 +148,10 @@ def build_setup(cfg: TrainConfig) -> TrainSetup:
         env=env,
         train_env=wrap_for_training(env),
         breaker=breaker,
-        steps_per_update=per_update,
-        updates_per_chunk=per_chunk,
-        chunks=chunks,
+        steps_per_update=budget.steps_per_update,
+        updates_per_chunk=budget.updates_per_chunk,
+        chunks=budget.chunks,
     )
-
-
-def start_envs(setup: TrainSetup, key: chex.PRNGKey) -> dict[str, Any]:
-    """The fields every algorithm's state starts with: reset envs, keys, zero counters."""
-    key, reset_key, ep_key = jax.random.split(key, 3)
-    b = setup.config.num_envs
-    env_state, ts = jax.vmap(setup.train_env.reset)(jax.random.split(reset_key, b))
-    return {
-        "env_state": env_state,  # (B, ...)
-        "ts": ts,  # (B, ...)
-        "key": key,
-        "episode_keys": jax.random.split(ep_key, b),  # (B, 2)
-        "update": jnp.zeros((), jnp.int32),
-        "env_steps": jnp.zeros((), jnp.int32),
-        "noise_scale": jnp.asarray(setup.breaker.initial_noise_scale, jnp.float32),
-    }
 
 
 class Rollout(NamedTuple):
@@ -205,28 +163,87 @@ class Rollout(NamedTuple):
     memory: Any  # (B, N, D) recurrent agents' memory, None otherwise
 
 
-def rollout_step(
+class RunState(NamedTuple):
+    """What every algorithm's state holds besides its learner."""
+
+    roll: Rollout  # the running environments
+    key: chex.Array  # raw uint32 (2,)
+    update: chex.Array  # () int32 updates done
+    env_steps: chex.Array  # () int32 env steps collected
+    breaker: Any  # the breaker's own state (``init_state``), opaque here
+
+    def act_params(self, params: Any) -> ActParams:
+        """What acting reads, with the agent network's ``params``."""
+        return ActParams(params, self.env_steps, self.breaker)
+
+
+def start_run_state(setup: TrainSetup, actor: Actor, key: chex.PRNGKey) -> RunState:
+    """Reset environments, fresh keys, zero counters, the breaker's initial state."""
+    key, reset_key, ep_key = jax.random.split(key, 3)
+    b = setup.config.num_envs
+    env_state, ts = jax.vmap(setup.train_env.reset)(jax.random.split(reset_key, b))
+    episode_keys = jax.random.split(ep_key, b)  # (B, 2)
+    memory = actor.initial_carry(from_timestep(ts))  # (B, N, D) or None
+    return RunState(
+        roll=Rollout(env_state, ts, episode_keys, memory),
+        key=key,
+        update=jnp.zeros((), jnp.int32),
+        env_steps=jnp.zeros((), jnp.int32),
+        breaker=setup.breaker.init_state(),
+    )
+
+
+def collect(
     setup: TrainSetup,
     actor: Actor,
+    run: RunState,
     params: Any,
-    roll: Rollout,
-    step_key: chex.PRNGKey,
-    env_steps: chex.Array,
-    noise_scale: chex.Array,
+    roll_key: chex.PRNGKey,
+    length: int,
+    record: Callable[[TimeStep, Acted, TimeStep], Any],
     epsilon: chex.Numeric | None = None,
-) -> tuple[Rollout, Acted, Any]:
-    """One training step of every environment: act (``epsilon``: Q-learning's exploration),
-    step, renew the keys and zero the memory of episodes that ended. Returns the next
-    rollout state, what the actor did and the new timestep."""
-    obs = from_timestep(roll.ts)
-    acted = actor(
-        params, obs, roll.episode_keys, step_key, env_steps, noise_scale, "train", roll.memory,
-        epsilon=epsilon,
-    )  # fmt: skip
-    env_state, next_ts = jax.vmap(setup.train_env.step)(roll.env_state, acted.action)
-    episode_keys = episode_key_update(roll.episode_keys, next_ts.done, step_key)
-    memory = reset_carry(acted.carry, next_ts.done)  # zeroed for a new episode
-    return Rollout(env_state, next_ts, episode_keys, memory), acted, next_ts
+) -> tuple[Rollout, Any]:
+    """``length`` training steps of every environment from ``run.roll``, acting with the agent
+    network's ``params`` (``epsilon``: Q-learning's exploration). ``record(ts, acted,
+    next_ts)`` says what each step keeps; returns the next rollout and the records,
+    time-major ``(T, ...)``."""
+    act_params = run.act_params(params)
+
+    def step(roll: Rollout, step_key: chex.PRNGKey) -> tuple[Rollout, Any]:
+        how = How("train", roll.memory, epsilon=epsilon)
+        keys = Keys(roll.episode_keys, step_key)
+        acted = actor(act_params, from_timestep(roll.ts), keys, how)
+        env_state, next_ts = jax.vmap(setup.train_env.step)(roll.env_state, acted.action)
+        episode_keys = episode_key_update(roll.episode_keys, next_ts.done, step_key)
+        memory = reset_carry(acted.carry, next_ts.done)  # zeroed for a new episode
+        out = record(roll.ts, acted, next_ts)
+        return Rollout(env_state, next_ts, episode_keys, memory), out
+
+    return jax.lax.scan(step, run.roll, jax.random.split(roll_key, length))
+
+
+def finish_update(
+    setup: TrainSetup,
+    net: AgentNetwork,
+    run: RunState,
+    params: Any,
+    stats: dict,
+    rollout: dict,
+    probs: chex.Array,
+) -> tuple[RunState, dict]:
+    """Close one update: count it, move the breaker's state from the agents' measured
+    diversity (of ``probs (..., N, A)``, their action distributions in the rollout), and
+    gather the metrics every algorithm logs: the mean of the learner's ``stats``, the episodes
+    that ended (``rollout``: ``extras`` and ``done``), the diversity, the breaker's own and
+    the noise std ``sigma`` (0 without logit noise). ``params``: the agent network's."""
+    diversity = action_diversity(probs)
+    breaker = setup.breaker.update_state(run.breaker, Signals(run.env_steps, diversity))
+    run = run._replace(update=run.update + 1, breaker=breaker)
+    metrics = jax.tree.map(jnp.mean, stats)
+    metrics |= setup.episode_metrics(rollout["extras"], rollout["done"])
+    metrics |= {"diversity": diversity, **setup.breaker.logged(breaker, run.env_steps)}
+    metrics["sigma"] = net.sigma(params, run.env_steps, breaker)
+    return run, metrics
 
 
 def episode_key_update(keys: chex.Array, done: chex.Array, step_key: chex.PRNGKey) -> chex.Array:

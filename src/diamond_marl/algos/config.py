@@ -17,7 +17,9 @@ from typing import Any
 
 import yaml
 
+from diamond_marl._jax_setup import setup_jax
 from diamond_marl.errors import ConfigError, allowed
+from diamond_marl.options import coerce
 
 ALGOS = ("mappo", "ippo", "qmix", "vdn", "iql")
 PPO_ALGOS = ("mappo", "ippo")
@@ -113,35 +115,9 @@ _SECTIONS = {"net": NetConfig, "ppo": PPOConfig, "q": QConfig}
 _FAMILY_SECTIONS = {"ppo": PPO_ALGOS, "q": Q_ALGOS}
 
 
-def _coerce(value: Any, typ: Any, key: str) -> Any:
-    """Turn a YAML/CLI value into the field's type, naming the key on failure."""
-    typ = {"int": int, "float": float, "bool": bool, "str": str}.get(typ, typ)
-    try:
-        if typ is bool:
-            if isinstance(value, bool):
-                return value
-            text = str(value).lower()
-            if text in ("1", "true", "yes", "on"):
-                return True
-            if text in ("0", "false", "no", "off"):
-                return False
-            raise ValueError
-        if typ is int:
-            if isinstance(value, float) and not value.is_integer():
-                raise ValueError
-            return (
-                int(float(value)) if isinstance(value, str) and "e" in value.lower() else int(value)
-            )
-        if typ is float:
-            return float(value)
-        return str(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{key}={value!r} is not a valid {typ.__name__}")
-
-
 def _set(cfg: TrainConfig, key: str, value: Any) -> None:
     if key.startswith("breaker."):
-        cfg.breaker_args[key.split(".", 1)[1]] = _parse_scalar(value)
+        cfg.breaker_args[key.split(".", 1)[1]] = value  # typed by resolve_breaker
         return
     section, _, field = key.rpartition(".")
     target: Any = cfg
@@ -156,13 +132,7 @@ def _set(cfg: TrainConfig, key: str, value: Any) -> None:
     if field not in names:
         where = f"{section}." if section else ""
         raise allowed(key, "config key", [where + n for n in names])
-    setattr(target, field, _coerce(value, hints[field], key))
-
-
-def _parse_scalar(value: Any) -> Any:
-    if not isinstance(value, str):
-        return value
-    return yaml.safe_load(value)
+    setattr(target, field, coerce(value, hints[field], key))
 
 
 def _load_yaml(*parts: str) -> dict[str, Any]:
@@ -198,6 +168,7 @@ def parse_overrides(args: list[str]) -> dict[str, str]:
 
 def resolve(overrides: dict[str, Any]) -> TrainConfig:
     """Build the run's config from defaults, files and overrides, then validate it."""
+    setup_jax()  # validation builds the environment: JAX may compute from here on
     cfg = TrainConfig()
     algo = str(overrides.get("algo", cfg.algo))
     if algo not in ALGOS:
@@ -216,8 +187,68 @@ def resolve(overrides: dict[str, Any]) -> TrainConfig:
     for layer in layers:
         for key, value in _flatten(dict(layer)).items():
             _set(cfg, key, value)
-    validate(cfg)
+    env = validate(cfg)
+    cfg.breaker_args = resolve_breaker(cfg, env)
     return cfg
+
+
+def resolve_breaker(cfg: TrainConfig, env: Any) -> dict[str, Any]:
+    """Every option of the run's breaker, typed and with the run's defaults filled in (the
+    noise horizon is the run's length, agent IDs its team size): what ``config.yaml`` records
+    and ``build_setup`` builds the breaker from. Raises ``ConfigError`` for an unknown option,
+    a bad value, or a team the breaker cannot run."""
+    from diamond_marl.networks.breakers import breaker_options, config_class, make_breaker
+
+    spec = env.spec
+    total = Budget.of(cfg, env).env_steps_total
+    args = config_class(cfg.breaker).run_options(dict(cfg.breaker_args), total, spec.num_agents)
+    breaker = make_breaker(cfg.breaker, **args)
+    breaker.check_team(spec.num_agents, spec.name)
+    return breaker_options(breaker)
+
+
+# Default env-step budget per seed, when neither the config files nor the user set one.
+FALLBACK_STEPS = 200_000
+
+
+def segment_len(cfg: TrainConfig, env: Any) -> int:
+    """Length of the trajectory windows Q-learning stores (the episode limit, capped)."""
+    return cfg.q.segment_len or min(env.spec.max_steps, 100)
+
+
+def steps_per_update(cfg: TrainConfig, env: Any) -> int:
+    if cfg.is_ppo:
+        return cfg.ppo.rollout_len * cfg.num_envs
+    return segment_len(cfg, env) * cfg.num_envs
+
+
+@dataclasses.dataclass(frozen=True)
+class Budget:
+    """How a run's env steps split into updates and chunks (a chunk ends with an evaluation
+    and a checkpoint)."""
+
+    steps_per_update: int
+    updates_per_chunk: int
+    chunks: int
+
+    @property
+    def updates_total(self) -> int:
+        return self.updates_per_chunk * self.chunks
+
+    @property
+    def env_steps_total(self) -> int:
+        return self.updates_total * self.steps_per_update
+
+    @classmethod
+    def of(cls, cfg: TrainConfig, env: Any) -> Budget:
+        per_update = steps_per_update(cfg, env)
+        total_steps = cfg.steps or FALLBACK_STEPS
+        updates = max(1, math.ceil(total_steps / per_update))
+        eval_interval = cfg.eval_interval or max(per_update, total_steps // 10)
+        per_chunk = max(1, min(updates, eval_interval // per_update))
+        chunks = max(math.ceil(updates / per_chunk), cfg.chunks)
+        per_chunk = max(1, math.ceil(updates / chunks))
+        return cls(per_update, per_chunk, chunks)
 
 
 def _reject_other_families(algo: str, overrides: dict[str, Any]) -> None:
@@ -234,13 +265,13 @@ def _reject_other_families(algo: str, overrides: dict[str, Any]) -> None:
             )
 
 
-def validate(cfg: TrainConfig) -> None:
-    """Reject values no run can use, naming each one."""
+def validate(cfg: TrainConfig) -> Any:
+    """Reject values no run can use, naming each one; returns the run's environment."""
     from diamond_marl.envs import make  # builds the env: catches unknown names early
 
     if cfg.algo not in ALGOS:
         raise allowed(cfg.algo, "algorithm", ALGOS)
-    make(cfg.env)
+    env = make(cfg.env)
     positive = {
         "seeds": cfg.seeds,
         "num_envs": cfg.num_envs,
@@ -301,6 +332,7 @@ def validate(cfg: TrainConfig) -> None:
             f"ppo.minibatches={cfg.ppo.minibatches} must divide num_envs x ppo.rollout_len "
             f"= {cfg.num_envs * cfg.ppo.rollout_len}"
         )
+    return env
 
 
 def to_dict(cfg: TrainConfig) -> dict[str, Any]:

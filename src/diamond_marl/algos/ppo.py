@@ -22,17 +22,18 @@ import optax
 
 from diamond_marl.algos.common import (
     Algorithm,
-    Rollout,
+    RunState,
     TrainSetup,
+    collect,
     eval_act,
+    finish_update,
     network_config,
-    rollout_step,
-    start_envs,
+    start_run_state,
 )
 from diamond_marl.algos.returns import gae
 from diamond_marl.envs.types import TimeStep
 from diamond_marl.errors import ConfigError
-from diamond_marl.networks.acting import Actor
+from diamond_marl.networks.acting import Actor, ActParams
 from diamond_marl.networks.critics import make_critic
 from diamond_marl.networks.inputs import from_timestep
 from diamond_marl.networks.network import make_network
@@ -41,15 +42,8 @@ from diamond_marl.networks.network import make_network
 class PPOState(NamedTuple):
     params: Any  # {"actor": ..., "critic": ...}
     opt_state: Any
-    env_state: Any  # (B, ...) batched environment state
-    ts: TimeStep  # (B, ...) last timestep
-    key: chex.Array  # raw uint32 (2,)
-    episode_keys: chex.Array  # (B, 2) raw keys, one per running episode
-    update: chex.Array  # () int32 updates done
-    env_steps: chex.Array  # () int32 env steps collected
-    noise_scale: chex.Array  # () float32, adaptive noise scale (unused by fixed schedules)
     value_norm: chex.Array  # (3,) running E[G], E[G^2] and their debiasing weight
-    carry: Any = None  # (B, N, D) the agents' memory (net.recurrent), None otherwise
+    run: RunState  # environments, key, counters, the breaker's state
 
 
 # Value normalisation (as in MAPPO, Yu et al. 2022): the critic predicts standardised
@@ -83,11 +77,11 @@ class Transition(NamedTuple):
 
 def make_ppo(setup: TrainSetup) -> Algorithm:
     """Build the MAPPO / IPPO algorithm for ``setup`` (config, env, breaker)."""
-    cfg, spec, breaker = setup.config, setup.env.spec, setup.breaker
+    cfg, spec = setup.config, setup.env.spec
     pc = cfg.ppo
     b, t = cfg.num_envs, pc.rollout_len
     centralised = cfg.algo == "mappo"
-    actor = make_network(spec, breaker, network_config(cfg, ("policy",)))
+    actor = make_network(spec, setup.breaker, network_config(cfg, ("policy",)))
     acting = Actor(actor)
     recurrent = actor.config.recurrent
     if recurrent and b % pc.minibatches:
@@ -98,7 +92,6 @@ def make_ppo(setup: TrainSetup) -> Algorithm:
     critic_cfg = network_config(cfg, ("value",), value_hidden=cfg.net.critic_hidden)
     critic_cfg = dataclasses.replace(critic_cfg, recurrent=False)  # critics are feed-forward
     critic = make_critic("state" if centralised else "entity", critic_cfg)
-    adaptive = breaker.adaptive
     total_updates = setup.updates_total
     lr = (
         optax.linear_schedule(cfg.lr, 0.0, total_updates * pc.epochs * pc.minibatches)
@@ -114,16 +107,10 @@ def make_ppo(setup: TrainSetup) -> Algorithm:
             return jnp.broadcast_to(v[..., None], ts.reward.shape)  # (..., N)
         return critic.apply(params["critic"], from_timestep(ts)).value  # (..., N)
 
-    def policy(params, ts, net_key, step, noise_scale):
-        scale = noise_scale if adaptive else None
-        return actor.apply(
-            params["actor"], from_timestep(ts), net_key, step, "train", noise_scale=scale
-        )
-
     def init(key: chex.PRNGKey) -> PPOState:
         key, actor_key, critic_key = jax.random.split(key, 3)
-        start = start_envs(setup, key)
-        ts = start["ts"]
+        run = start_run_state(setup, acting, key)
+        ts = run.roll.ts
         obs = from_timestep(ts)
         params = {"actor": actor.init(actor_key, obs)}
         params["critic"] = critic.init(critic_key, ts.state if centralised else obs)
@@ -131,58 +118,47 @@ def make_ppo(setup: TrainSetup) -> Algorithm:
             params=params,
             opt_state=tx.init(params),
             value_norm=jnp.asarray(_NORM_START, jnp.float32),
-            carry=acting.initial_carry(obs),
-            **start,
+            run=run,
         )
 
     def rollout(state: PPOState) -> tuple[PPOState, Transition, dict]:
-        def step(roll: Rollout, step_key):
-            ts = roll.ts
-            params = state.params["actor"]
-            roll, acted, next_ts = rollout_step(
-                setup, acting, params, roll, step_key, state.env_steps, state.noise_scale
-            )
+        def record(ts: TimeStep, acted, next_ts: TimeStep):
             action, logits = acted.action, acted.scores  # (B, N), (B, N, A)
             logp_all = jax.nn.log_softmax(logits)  # (B, N, A)
             log_prob = jnp.take_along_axis(logp_all, action[..., None], -1)[..., 0]
+            value = values(state.params, ts)
             tr = Transition(
-                ts,
-                acted.net_key,
-                action,
-                log_prob,
-                values(state.params, ts),
-                next_ts.reward,
-                next_ts.done,
+                ts, acted.net_key, action, log_prob, value, next_ts.reward, next_ts.done
             )
-            probs = jax.nn.softmax(logits)
-            return roll, (tr, next_ts.extras, probs)
+            return tr, next_ts.extras, jax.nn.softmax(logits)
 
-        key, roll_key = jax.random.split(state.key)
-        start = Rollout(state.env_state, state.ts, state.episode_keys, state.carry)
-        (env_state, ts, episode_keys, memory), (traj, extras, probs) = jax.lax.scan(
-            step, start, jax.random.split(roll_key, t)
+        run = state.run
+        key, roll_key = jax.random.split(run.key)
+        roll, (traj, extras, probs) = collect(
+            setup, acting, run, state.params["actor"], roll_key, t, record
         )
-        info = {"extras": extras, "done": traj.done, "probs": probs, "carry0": state.carry}
-        state = state._replace(
-            env_state=env_state, ts=ts, episode_keys=episode_keys, key=key, carry=memory
-        )
-        return state, traj, info
+        info = {"extras": extras, "done": traj.done, "probs": probs, "carry0": run.roll.memory}
+        return state._replace(run=run._replace(roll=roll, key=key)), traj, info
 
-    def logits_of(params, batch: Transition, carry0, step, noise_scale):
+    def logits_of(params, batch: Transition, carry0, act: ActParams):
         """The actor's logits on a minibatch: ``(M, N, A)`` steps, or, recurrent, ``(M, T,
-        N, A)`` whole sequences run from their start state ``carry0 (M, N, D)``."""
+        N, A)`` whole sequences run from their start state ``carry0 (M, N, D)``; the breaker
+        reads ``act``'s step and state (``params`` are the ones being trained)."""
+        obs = from_timestep(batch.ts)
+        step, breaker_state = act.step, act.breaker
         if not recurrent:
-            return policy(params, batch.ts, batch.net_key, step, noise_scale).logits
+            return actor.apply(
+                params["actor"], obs, batch.net_key, step, "train", state=breaker_state
+            ).logits
         first = jnp.zeros_like(batch.done[:, :1])
         resets = jnp.concatenate([first, batch.done[:, :-1]], axis=1)  # (M, T) new episode
-        scale = noise_scale if adaptive else None
-        obs = from_timestep(batch.ts)
         return actor.apply_sequence(
-            params["actor"], obs, batch.net_key, step, "train", carry0, resets, noise_scale=scale
-        ).logits
+            params["actor"], obs, batch.net_key, step, "train", carry0, resets,
+            state=breaker_state,
+        ).logits  # fmt: skip
 
-    def loss_fn(params, batch: Transition, adv, targets, carry0, step, noise_scale):
-        logp_all = jax.nn.log_softmax(logits_of(params, batch, carry0, step, noise_scale))
+    def loss_fn(params, batch: Transition, adv, targets, carry0, act: ActParams):
+        logp_all = jax.nn.log_softmax(logits_of(params, batch, carry0, act))
         logp = jnp.take_along_axis(logp_all, batch.action[..., None], -1)[..., 0]
         ratio = jnp.exp(logp - batch.log_prob)
         # A floor on the scale: once every sample earns the same return (a solved XOR game),
@@ -208,7 +184,8 @@ def make_ppo(setup: TrainSetup) -> Algorithm:
 
     def update(state: PPOState, _: Any) -> tuple[PPOState, dict]:
         state, traj, info = rollout(state)
-        last_v = values(state.params, state.ts)  # (B, N)
+        run = state.run
+        last_v = values(state.params, run.roll.ts)  # (B, N)
         done = jnp.broadcast_to(traj.done[..., None], traj.reward.shape)  # (T, B, N)
         value_norm = state.value_norm
         if pc.normalize_values:  # the critic's outputs are standardised: back to returns
@@ -234,6 +211,8 @@ def make_ppo(setup: TrainSetup) -> Algorithm:
             rows = (*jax.tree.map(lambda x: x.reshape((t * b,) + x.shape[2:]), flat), None)
         size = b if recurrent else t * b
 
+        act = run.act_params(None)  # the step and breaker state the rollout acted with
+
         def epoch(carry, epoch_key):
             params, opt_state = carry
             perm = jax.random.permutation(epoch_key, size)
@@ -241,39 +220,23 @@ def make_ppo(setup: TrainSetup) -> Algorithm:
 
             def minibatch(carry, mb):
                 params, opt_state = carry
-                grads, stats = jax.grad(loss_fn, has_aux=True)(
-                    params, *mb, state.env_steps, state.noise_scale
-                )
+                grads, stats = jax.grad(loss_fn, has_aux=True)(params, *mb, act)
                 updates, opt_state = tx.update(grads, opt_state, params)
                 return (optax.apply_updates(params, updates), opt_state), stats
 
             return jax.lax.scan(minibatch, (params, opt_state), mbs)
 
-        key, epoch_key = jax.random.split(state.key)
+        key, epoch_key = jax.random.split(run.key)
         (params, opt_state), stats = jax.lax.scan(
             epoch, (state.params, state.opt_state), jax.random.split(epoch_key, pc.epochs)
         )
-        diversity = setup.diversity(info["probs"])
-        noise_scale = state.noise_scale
-        if adaptive:
-            noise_scale = setup.adapt(noise_scale, diversity)
-        state = state._replace(
-            params=params,
-            opt_state=opt_state,
-            key=key,
-            update=state.update + 1,
-            env_steps=state.env_steps + t * b,
-            noise_scale=noise_scale,
-            value_norm=value_norm,
-        )
-        metrics = jax.tree.map(jnp.mean, stats)
-        metrics |= setup.episode_metrics(info["extras"], info["done"])
-        sigma = actor.sigma(params["actor"], state.env_steps, noise_scale if adaptive else None)
-        metrics |= {"diversity": diversity, "noise_scale": noise_scale, "sigma": sigma}
+        run = run._replace(key=key, env_steps=run.env_steps + t * b)
+        run, metrics = finish_update(setup, actor, run, params["actor"], stats, info, info["probs"])
+        state = PPOState(params, opt_state, value_norm, run)
         return state, metrics
 
-    def act_params(state: PPOState) -> Any:
-        return (state.params["actor"], state.env_steps, state.noise_scale)
+    def act_params(state: PPOState) -> ActParams:
+        return state.run.act_params(state.params["actor"])
 
     return Algorithm(
         init=init,

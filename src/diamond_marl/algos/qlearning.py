@@ -22,17 +22,17 @@ import optax
 from diamond_marl.algos import buffer as replay
 from diamond_marl.algos.common import (
     Algorithm,
-    Rollout,
+    RunState,
     TrainSetup,
+    collect,
     eval_act,
+    finish_update,
     network_config,
-    rollout_step,
-    segment_len,
-    start_envs,
+    start_run_state,
 )
+from diamond_marl.algos.config import segment_len
 from diamond_marl.algos.returns import td_lambda
-from diamond_marl.envs.types import TimeStep
-from diamond_marl.networks.acting import Actor
+from diamond_marl.networks.acting import Actor, ActParams
 from diamond_marl.networks.heads import mask_logits
 from diamond_marl.networks.inputs import AgentObs, from_timestep
 from diamond_marl.networks.mixers import make_mixer
@@ -44,14 +44,7 @@ class QState(NamedTuple):
     target_params: Any
     opt_state: Any
     buffer: replay.Buffer
-    env_state: Any  # (B, ...)
-    ts: TimeStep  # (B, ...)
-    key: chex.Array  # raw uint32 (2,)
-    episode_keys: chex.Array  # (B, 2)
-    update: chex.Array  # () int32
-    env_steps: chex.Array  # () int32
-    noise_scale: chex.Array  # () float32 adaptive noise scale
-    carry: Any = None  # (B, N, D) the agents' memory (net.recurrent), None otherwise
+    run: RunState  # environments, key, counters, the breaker's state
 
 
 class Window(NamedTuple):
@@ -78,32 +71,27 @@ def make_q_modules(setup: TrainSetup) -> tuple[AgentNetwork, nn.Module | None]:
 
 def make_q_learning(setup: TrainSetup) -> Algorithm:
     """Build QMIX / VDN / IQL for ``setup`` (config, env, breaker)."""
-    cfg, spec, breaker = setup.config, setup.env.spec, setup.breaker
+    cfg, spec = setup.config, setup.env.spec
     qc = cfg.q
     b, seg = cfg.num_envs, segment_len(cfg, setup.env)
     net, mixer = make_q_modules(setup)
     acting = Actor(net, epsilon_final=qc.eps_finish)
     recurrent = net.config.recurrent
-    adaptive = breaker.adaptive
     tx = optax.chain(optax.clip_by_global_norm(qc.max_grad_norm), optax.adam(cfg.lr, eps=1e-5))
 
-    def q_values(params, obs: AgentObs, net_key, step, noise_scale, mode="train"):
-        out = net.apply(
-            params["agent"], obs, net_key, step, mode, noise_scale=noise_scale if adaptive else None
-        )
-        return out.q  # (..., N, A) unmasked
-
-    def window_q(params, batch: Window, step, noise_scale):
-        """Q-values ``(M, L+1, N, A)`` of stored windows; a recurrent network runs along
-        each window from its stored start state, zeroed where an episode starts."""
+    def window_q(params, batch: Window, act: ActParams):
+        """Q-values ``(M, L+1, N, A)`` of stored windows (unmasked); a recurrent network runs
+        along each window from its stored start state, zeroed where an episode starts. The
+        breaker reads ``act``'s step and state (``params`` are the ones evaluated)."""
         if not recurrent:
-            return q_values(params, batch.obs, batch.net_key, step, noise_scale)
+            return net.apply(
+                params["agent"], batch.obs, batch.net_key, act.step, "train", state=act.breaker
+            ).q
         first = jnp.zeros_like(batch.done[:, :1])
         resets = jnp.concatenate([first, batch.done], axis=1)  # (M, L+1) new episode
-        scale = noise_scale if adaptive else None
         return net.apply_sequence(
-            params["agent"], batch.obs, batch.net_key, step, "train", batch.carry, resets,
-            noise_scale=scale,
+            params["agent"], batch.obs, batch.net_key, act.step, "train", batch.carry, resets,
+            state=act.breaker,
         ).q  # fmt: skip
 
     def epsilon(env_steps):
@@ -118,10 +106,9 @@ def make_q_learning(setup: TrainSetup) -> Algorithm:
 
     def init(key: chex.PRNGKey) -> QState:
         key, net_key, mix_key = jax.random.split(key, 3)
-        start = start_envs(setup, key)
-        ts = start["ts"]
+        run = start_run_state(setup, acting, key)
+        ts, memory = run.roll.ts, run.roll.memory  # memory: (B, N, D) or None
         params = {"agent": net.init(net_key, from_timestep(ts))}
-        memory = acting.initial_carry(from_timestep(ts))  # (B, N, D) or None
         if mixer is not None:
             params["mixer"] = mixer.init(mix_key, jnp.zeros((spec.num_agents,)), ts.state[0])
         example = Window(
@@ -138,54 +125,46 @@ def make_q_learning(setup: TrainSetup) -> Algorithm:
             target_params=params,
             opt_state=tx.init(params),
             buffer=replay.init(example, qc.buffer_episodes),
-            carry=memory,
-            **start,
+            run=run,
         )
 
     def rollout(state: QState) -> tuple[QState, Window, dict]:
-        eps = epsilon(state.env_steps)
+        run = state.run
+        eps = epsilon(run.env_steps)
 
-        def step(roll: Rollout, step_key):
-            ts = roll.ts
-            roll, acted, next_ts = rollout_step(
-                setup, acting, state.params["agent"], roll, step_key, state.env_steps,
-                state.noise_scale, epsilon=eps,
-            )  # fmt: skip
+        def record(ts, acted, next_ts):
             greedy = jnp.argmax(acted.scores, -1)  # (B, N) over the available actions
             out = (
                 from_timestep(ts), ts.state, acted.net_key, acted.action, next_ts.reward,
                 next_ts.done,
             )  # fmt: skip
-            return roll, (out, next_ts.extras, greedy)
+            return out, next_ts.extras, greedy
 
-        key, roll_key, last_key = jax.random.split(state.key, 3)
-        start = Rollout(state.env_state, state.ts, state.episode_keys, state.carry)
-        (env_state, ts, episode_keys, memory), (seq, extras, greedy) = jax.lax.scan(
-            step, start, jax.random.split(roll_key, seg)
+        key, roll_key, last_key = jax.random.split(run.key, 3)
+        roll, (seq, extras, greedy) = collect(
+            setup, acting, run, state.params["agent"], roll_key, seg, record, epsilon=eps
         )
         obs, st, net_key, action, reward, done = seq  # time-major (L, B, ...)
-        last_net_key = acting.net_key(episode_keys, last_key, b)
+        last_net_key = acting.net_key(roll.episode_keys, last_key, b)
         append = lambda xs, x: jnp.concatenate([xs, x[None]], 0)  # noqa: E731
         window = Window(
-            obs=jax.tree.map(append, obs, from_timestep(ts)),
-            state=append(st, ts.state),
+            obs=jax.tree.map(append, obs, from_timestep(roll.ts)),
+            state=append(st, roll.ts.state),
             net_key=append(net_key, last_net_key),  # raw uint32 keys throughout
             action=action,
             reward=reward,
             done=done,
         )
         window = jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), window)  # (B, L(+1), ...)
-        window = window._replace(carry=state.carry)  # (B, N, D): before the window
-        state = state._replace(
-            env_state=env_state, ts=ts, episode_keys=episode_keys, key=key, carry=memory
-        )
+        window = window._replace(carry=run.roll.memory)  # (B, N, D): before the window
+        state = state._replace(run=run._replace(roll=roll, key=key))
         onehot = jax.nn.one_hot(greedy, spec.num_actions)  # (L, B, N, A)
         return state, window, {"extras": extras, "done": done, "greedy": onehot}
 
-    def loss_fn(params, target_params, batch: Window, step, noise_scale):
+    def loss_fn(params, target_params, batch: Window, act: ActParams):
         # batch: (M, L(+1), ...) -> Q for all L+1 observations
-        q = window_q(params, batch, step, noise_scale)  # (M, L+1, N, A)
-        q_tgt = window_q(target_params, batch, step, noise_scale)
+        q = window_q(params, batch, act)  # (M, L+1, N, A)
+        q_tgt = window_q(target_params, batch, act)
         q_tgt = jax.lax.stop_gradient(q_tgt)
         avail = batch.obs.action_mask  # (M, L+1, N, A)
         chosen = jnp.take_along_axis(q[:, :-1], batch.action[..., None], -1)[..., 0]  # (M,L,N)
@@ -205,7 +184,7 @@ def make_q_learning(setup: TrainSetup) -> Algorithm:
 
     grad_fn = jax.grad(loss_fn, has_aux=True)
 
-    def batch_grads(params, target_params, batch: Window, step, noise_scale):
+    def batch_grads(params, target_params, batch: Window, act: ActParams):
         """Gradient and stats of the whole batch, ``q.microbatches`` parts at a time.
 
         Every part has the same number of TD terms, so the mean of the parts' means is the
@@ -213,40 +192,40 @@ def make_q_learning(setup: TrainSetup) -> Algorithm:
         """
         k = qc.microbatches
         if k == 1:
-            return grad_fn(params, target_params, batch, step, noise_scale)
+            return grad_fn(params, target_params, batch, act)
         parts = jax.tree.map(lambda x: x.reshape((k, x.shape[0] // k) + x.shape[1:]), batch)
 
         def add_part(total, part):
-            out = grad_fn(params, target_params, part, step, noise_scale)
+            out = grad_fn(params, target_params, part, act)
             return jax.tree.map(jnp.add, total, out), None
 
         first = jax.tree.map(lambda x: x[0], parts)
-        shapes = jax.eval_shape(grad_fn, params, target_params, first, step, noise_scale)
+        shapes = jax.eval_shape(grad_fn, params, target_params, first, act)
         zeros = jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), shapes)
         total, _ = jax.lax.scan(add_part, zeros, parts)
         return jax.tree.map(lambda x: x / k, total)
 
     def learn(state: QState, _: Any) -> tuple[QState, dict]:
-        key, sample_key = jax.random.split(state.key)
+        run = state.run
+        key, sample_key = jax.random.split(run.key)
         batch = replay.sample(state.buffer, sample_key, qc.batch_episodes)
-        grads, stats = batch_grads(
-            state.params, state.target_params, batch, state.env_steps, state.noise_scale
-        )
-        stats = stats | {"grad_norm": optax.global_norm(grads)}  # before clipping
+        act = run.act_params(None)  # the step and breaker state the loss's network reads
+        grads, stats = batch_grads(state.params, state.target_params, batch, act)
+        stats = stats | {"grad_norm": optax.tree.norm(grads)}  # before clipping
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
-        ready = state.env_steps >= qc.learning_starts
+        ready = run.env_steps >= qc.learning_starts
         keep = lambda new, old: jax.tree.map(lambda a, c: jnp.where(ready, a, c), new, old)  # noqa: E731
         params = keep(optax.apply_updates(state.params, updates), state.params)
         opt_state = keep(opt_state, state.opt_state)
-        return state._replace(params=params, opt_state=opt_state, key=key), stats
+        state = state._replace(params=params, opt_state=opt_state, run=run._replace(key=key))
+        return state, stats
 
     def update(state: QState, _: Any) -> tuple[QState, dict]:
         state, window, info = rollout(state)
-        state = state._replace(
-            buffer=replay.add(state.buffer, window), env_steps=state.env_steps + seg * b
-        )
+        run = state.run._replace(env_steps=state.run.env_steps + seg * b)
+        state = state._replace(buffer=replay.add(state.buffer, window), run=run)
         state, stats = jax.lax.scan(learn, state, None, length=qc.updates_per_rollout)
-        n_update = state.update + 1
+        n_update = state.run.update + 1
         if qc.tau >= 1.0:
             hard = (n_update % qc.target_update) == 0
             target = jax.tree.map(
@@ -254,23 +233,14 @@ def make_q_learning(setup: TrainSetup) -> Algorithm:
             )
         else:
             target = optax.incremental_update(state.params, state.target_params, qc.tau)
-        diversity = setup.diversity(info["greedy"])
-        noise_scale = setup.adapt(state.noise_scale, diversity) if adaptive else state.noise_scale
-        state = state._replace(target_params=target, update=n_update, noise_scale=noise_scale)
-        metrics = jax.tree.map(jnp.mean, stats)
-        metrics |= setup.episode_metrics(info["extras"], info["done"])
-        metrics |= {
-            "diversity": diversity,
-            "noise_scale": noise_scale,
-            "sigma": net.sigma(
-                state.params["agent"], state.env_steps, noise_scale if adaptive else None
-            ),
-            "epsilon": epsilon(state.env_steps),
-        }
-        return state, metrics
+        run, metrics = finish_update(
+            setup, net, state.run, state.params["agent"], stats, info, info["greedy"]
+        )
+        metrics["epsilon"] = epsilon(run.env_steps)
+        return state._replace(target_params=target, run=run), metrics
 
-    def act_params(state: QState) -> Any:
-        return (state.params["agent"], state.env_steps, state.noise_scale)
+    def act_params(state: QState) -> ActParams:
+        return state.run.act_params(state.params["agent"])
 
     return Algorithm(
         init=init,

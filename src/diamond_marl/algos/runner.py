@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from diamond_marl._jax_setup import setup_jax
 from diamond_marl.algos import checkpoint
 from diamond_marl.algos.common import Algorithm, TrainSetup, build_setup, table_execution
 from diamond_marl.algos.config import TrainConfig, from_dict, to_dict
@@ -135,6 +136,7 @@ def seed_keys(cfg: TrainConfig) -> jax.Array:
 
 
 def build_program(cfg: TrainConfig) -> Program:
+    setup_jax()  # before the first computation (multi-seed vmaps can hang without it)
     setup = build_setup(cfg)
     return Program(setup, make_algorithm(setup), seed_keys(cfg))
 

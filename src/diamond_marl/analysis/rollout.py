@@ -44,7 +44,7 @@ from diamond_marl.envs.base import Env
 from diamond_marl.envs.types import TimeStep
 from diamond_marl.envs.wrappers import EpisodeMetrics
 from diamond_marl.errors import ConfigError
-from diamond_marl.networks.acting import Actor
+from diamond_marl.networks.acting import Actor, ActParams, How, Keys
 from diamond_marl.networks.draws import Draws
 from diamond_marl.networks.inputs import from_timestep
 
@@ -98,7 +98,7 @@ class Policy:
 
     def step(
         self,
-        act_params: Any,
+        act_params: ActParams,
         ts: TimeStep,
         step_key: chex.PRNGKey,
         episode_key: chex.PRNGKey,
@@ -108,7 +108,6 @@ class Policy:
     ) -> tuple[dict[str, chex.Array], Any]:
         """One environment's step: ``action (N,)``, ``probs (N, A)``, draws, [attention],
         and the agents' next memory (``carry``: None for feed-forward agents)."""
-        params, env_steps, noise_scale = act_params
         b = self.actor.breaker
         n = ts.action_mask.shape[0]
         nan = jnp.full((n,), jnp.nan, jnp.float32)
@@ -118,19 +117,9 @@ class Policy:
             base = 0.0 if self.force_noise else 1.0
             g0 = jnp.where(jnp.isnan(tamper.noise_gain0), base, tamper.noise_gain0)
             gain = jnp.full((n,), base, jnp.float32).at[0].set(g0)
-        acted = self.actor(
-            params,
-            from_timestep(ts),
-            episode_key,
-            step_key,
-            env_steps,
-            noise_scale,
-            "eval",
-            carry,
-            execution=self.execution,
-            draws=Draws(rank=rank, noise_gain=gain),
-            attention=attention,
-        )
+        draws = Draws(rank=rank, noise_gain=gain)
+        how = How("eval", carry, execution=self.execution, draws=draws, attention=attention)
+        acted = self.actor(act_params, from_timestep(ts), Keys(episode_key, step_key), how)
         rec = dict(acted.out.draws)
         if attention:
             rec["attention"] = acted.attention[-1].mean(-3)  # (N, E, E) last layer, head mean

@@ -31,10 +31,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import diamond_marl  # noqa: F401  (XLA flags before JAX starts)
+from diamond_marl import __version__, setup_jax
 from diamond_marl.atomic import atomic_write_json
 from diamond_marl.bench.suite import Cell
 from diamond_marl.errors import ConfigError
+
+setup_jax()  # the XLA flag the library needs, before JAX computes anything
 
 CELL_FILE = "cell.json"  # written last: the cell is finished
 SPEC_FILE = "spec.json"  # what the launcher asked this cell to do
@@ -159,7 +161,7 @@ def _cell_record(
         "wall_s": round(train_s + transfer_s, 3),
         "env_sps": round(env_steps / train_s, 1) if train_s > 0 else None,
         "finished_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "versions": {"diamond_marl": diamond_marl.__version__, "jax": jax.__version__},
+        "versions": {"diamond_marl": __version__, "jax": jax.__version__},
         "device": jax.devices()[0].platform,
     }
 

@@ -1,13 +1,15 @@
 """How agents act: one function for training, evaluation, analysis and replay.
 
 ``Actor`` holds an agent network and turns its scores into actions; every caller acts
-through it (``Actor.__call__``): the algorithms' training rollouts (``mode="train"``, a batch
-of environments), evaluation and the runs' ``Algorithm.act`` (``mode="eval"``, one
-environment), and analysis, replay and the adversarial evaluation, which read what it
-returns besides the action: the scores, the network's own report of the breaker's draws, and
-optionally every layer's attention. Keys: the network gets the episode's key or the step's
-(``breaker_key``; with a batch of environments the step key is split over them), the action
-rule ``fold_in(step_key, 1)``.
+through it, ``actor(act_params, obs, keys, how)`` with typed arguments: ``ActParams`` (the
+weights, the step counter schedules read, the breaker's own state), ``Keys`` (the episode's
+and the step's) and ``How`` (mode, execution, exploration, memory, fixed draws). Callers:
+the algorithms' training rollouts (``mode="train"``, a batch of environments), evaluation
+and the runs' ``Algorithm.act`` (``mode="eval"``, one environment), and analysis, replay and
+the adversarial evaluation, which read what it returns besides the action: the scores, the
+network's own report of the breaker's draws, and optionally every layer's attention. Keys:
+the network gets the episode's key or the step's (``breaker_key``; with a batch of
+environments the step key is split over them), the action rule ``fold_in(step_key, 1)``.
 
 ``select_actions`` is the one place where the ``sampled`` breaker acts (its network is the
 plain ``none`` network): at evaluation it samples where every other breaker takes the
@@ -106,6 +108,40 @@ def select_actions(
     return jnp.where(explore, random_action, greedy)
 
 
+class ActParams(NamedTuple):
+    """What acting reads from a training state: the agent network's weights, the step
+    counter (noise schedules read it) and the breaker's own state (``init_state``)."""
+
+    params: Any
+    step: chex.Array  # () int32 env steps collected
+    breaker: Any = None  # the breaker's state, opaque to everyone but the breaker
+
+
+class Keys(NamedTuple):
+    """The keys of one act: the episode's (``(B, 2)`` with a batch of environments) and the
+    step's (one key, split over the batch)."""
+
+    episode: chex.PRNGKey
+    step: chex.PRNGKey
+
+
+class How(NamedTuple):
+    """How one act runs, and the memory it continues from.
+
+    ``mode``: ``train`` (sample a policy, or epsilon-greedy over Q with ``epsilon``) or
+    ``eval`` (``execution``; None: the breaker's own). ``carry``: a recurrent network's state
+    (None: zeros). ``draws``: fixed draws (adversarial evaluation). ``attention``: also
+    return every layer's attention weights.
+    """
+
+    mode: str = "eval"
+    carry: chex.Array | None = None
+    epsilon: chex.Numeric | None = None
+    execution: str | None = None
+    draws: Draws | None = None
+    attention: bool = False
+
+
 class Acted(NamedTuple):
     """What ``Actor`` returns: the actions and everything behind them."""
 
@@ -145,43 +181,26 @@ class Actor:
         step = step_key if batch is None else jax.random.split(step_key, batch)
         return breaker_key(self.breaker, episode_key, step)
 
-    def __call__(
-        self,
-        params: Any,
-        obs: AgentObs,
-        episode_key: chex.PRNGKey,
-        step_key: chex.PRNGKey,
-        step: chex.Numeric,
-        noise_scale: chex.Numeric | None,
-        mode: str,
-        carry: chex.Array | None = None,
-        *,
-        epsilon: chex.Numeric | None = None,
-        execution: str | None = None,
-        draws: Draws | None = None,
-        attention: bool = False,
-    ) -> Acted:
-        """Act in ``mode`` on ``obs`` (one env ``(N, ...)`` or a batch ``(B, N, ...)`` with
-        ``episode_key`` ``(B, 2)``). Training: sample the policy, or epsilon-greedy over Q with
-        ``epsilon``. Evaluation: ``execution`` (None: the breaker's own), Q-learning sampling
-        at ``epsilon_final``. ``noise_scale`` is the algorithm's adaptive noise scale (read
-        only by an adaptive noise breaker); ``carry`` is a recurrent network's state (None:
-        zeros), ``Acted.carry`` the next one; ``draws`` fixes draws (adversarial evaluation)."""
+    def __call__(self, act_params: ActParams, obs: AgentObs, keys: Keys, how: How) -> Acted:
+        """Act on ``obs`` (one env ``(N, ...)`` or a batch ``(B, N, ...)`` with
+        ``keys.episode`` ``(B, 2)``) as ``how`` says; Q-learning's sampled evaluation
+        explores at ``epsilon_final``."""
         batch = obs.batch_shape[0] if obs.batch_shape else None
-        net_key = self.net_key(episode_key, step_key, batch)
-        args = (params, obs, net_key, step, mode, carry)
-        scale = noise_scale if self.breaker.adaptive else None
+        net_key = self.net_key(keys.episode, keys.step, batch)
+        args = (act_params.params, obs, net_key, act_params.step, how.mode, how.carry)
+        extra = {"draws": how.draws, "state": act_params.breaker}
         layers = None
-        if attention:
-            out, layers = self.net.attention(*args, draws=draws, noise_scale=scale)
+        if how.attention:
+            out, layers = self.net.attention(*args, **extra)
         else:
-            out = self.net.apply(*args, draws=draws, noise_scale=scale)
+            out = self.net.apply(*args, **extra)
         scores = out.logits if self.is_policy else mask_logits(out.q, obs.action_mask)
-        if mode == "eval" and not self.is_policy:
+        epsilon = how.epsilon
+        if how.mode == "eval" and not self.is_policy:
             epsilon = self.epsilon_final
-        act_key = jax.random.fold_in(step_key, 1)
+        act_key = jax.random.fold_in(keys.step, 1)
         action = select_actions(
-            act_key, scores, self.breaker, mode, epsilon=epsilon, execution=execution
+            act_key, scores, self.breaker, how.mode, epsilon=epsilon, execution=how.execution
         )
         return Acted(action, scores, out, net_key, layers, out.carry)
 

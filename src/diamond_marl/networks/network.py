@@ -7,7 +7,7 @@ Algorithm writers need four calls::
     out = net.apply(params, obs, key, step, "train")  # NetOut(logits, q, value, carry, ...)
     actions = select_actions(act_key, out.logits, net.breaker, "train")   # networks.acting
 
-``apply(params, obs, key, step, mode, carry=None, *, draws=None, noise_scale=None)``:
+``apply(params, obs, key, step, mode, carry=None, *, draws=None, state=None)``:
 
 - ``obs``: ``AgentObs`` batched over agents ``(..., N, ...)``, any extra leading dims.
 - ``key``: one key, or one per env (shape ``...``, e.g. kept per episode); agent i draws from
@@ -20,7 +20,8 @@ Algorithm writers need four calls::
 - ``draws``: fix the rank draws or scale one agent's noise (adversarial evaluation, tests).
   Whatever the breaker drew comes back per agent in ``out.draws`` (``rank``,
   ``random_input``, ``noise_scale``, ``noise_rms``, ``dice_norm``, ``peers_seen``).
-- ``noise_scale``: the adaptive-mode scale kept by the algorithm (replaces the schedule).
+- ``state``: the breaker's own state (``breaker.init_state()``, kept by the algorithm; e.g.
+  the adaptive noise scale); None where the caller keeps none.
 
 ``attention(...)`` takes the same arguments and also returns every layer's attention weights.
 
@@ -177,23 +178,22 @@ class AgentNetwork:
             return None
         return jnp.zeros(obs.batch_shape + (obs.num_agents, self.config.hidden), jnp.float32)
 
-    def sigma(
-        self, params: dict[str, Any], step: chex.Numeric, noise_scale: chex.Numeric | None = None
-    ) -> chex.Array:
+    def sigma(self, params: dict[str, Any], step: chex.Numeric, state: Any = None) -> chex.Array:
         """The training-mode noise std, mean over layers and heads: ``exp(log_sigma) * scale``.
 
-        ``noise_scale`` is the adaptive scale (None: the schedule at ``step``); 0 without noise.
+        ``state`` is the breaker's own (the adaptive scale; None: the schedule at ``step``);
+        0 without noise.
         """
         cfg = self.noise
         if cfg is None:
             return jnp.zeros((), jnp.float32)
-        noise_scale = cfg.scale_at(step, noise_scale)
+        scale = cfg.scale_at(step, state)
         leaves = [
             jnp.exp(leaf).mean()
             for path, leaf in jax.tree_util.tree_leaves_with_path(params)
             if getattr(path[-1], "key", None) == "log_sigma"
         ]  # one per attention layer
-        return jnp.stack(leaves).mean() * noise_scale
+        return jnp.stack(leaves).mean() * scale
 
     def apply(
         self,
@@ -205,10 +205,10 @@ class AgentNetwork:
         carry: chex.Array | None = None,
         *,
         draws: Draws | None = None,
-        noise_scale: chex.Numeric | None = None,
+        state: Any = None,
     ) -> NetOut:
         """Run every agent's network; see the module docstring for the arguments."""
-        args, drawn = self._inputs(obs, key, step, mode, carry, draws, noise_scale)
+        args, drawn = self._inputs(obs, key, step, mode, carry, draws, state)
         return self.module.apply(params, **args)._replace(draws=drawn)
 
     def apply_sequence(
@@ -221,7 +221,7 @@ class AgentNetwork:
         carry: chex.Array,
         resets: chex.Array,
         *,
-        noise_scale: chex.Numeric | None = None,
+        state: Any = None,
     ) -> NetOut:
         """``apply`` along a time axis, carrying the GRU state (a recurrent network).
 
@@ -234,7 +234,7 @@ class AgentNetwork:
 
         def body(h: chex.Array, x: tuple) -> tuple[chex.Array, NetOut]:
             o, k, r = x
-            out = self.apply(params, o, k, step, mode, reset_carry(h, r), noise_scale=noise_scale)
+            out = self.apply(params, o, k, step, mode, reset_carry(h, r), state=state)
             return out.carry, out
 
         _, outs = jax.lax.scan(body, carry, jax.tree.map(front, (obs, key, resets)))
@@ -250,14 +250,14 @@ class AgentNetwork:
         carry: chex.Array | None = None,
         *,
         draws: Draws | None = None,
-        noise_scale: chex.Numeric | None = None,
+        state: Any = None,
     ) -> tuple[NetOut, list[chex.Array]]:
         """``apply`` plus each layer's attention weights ``(..., N, H, E, E)``, first to last
         (query token x key token, after the entity, rank and noise masks); for analysis."""
-        args, drawn = self._inputs(obs, key, step, mode, carry, draws, noise_scale)
-        out, state = self.module.apply(params, **args, mutable=["intermediates"])
+        args, drawn = self._inputs(obs, key, step, mode, carry, draws, state)
+        out, inter = self.module.apply(params, **args, mutable=["intermediates"])
         out = out._replace(draws=drawn)
-        torso = state["intermediates"]["torso"]
+        torso = inter["intermediates"]["torso"]
         layers = [torso[f"block{i}"]["attn"]["attention"][0] for i in range(self.config.blocks)]
         return out, layers
 
@@ -269,7 +269,7 @@ class AgentNetwork:
         mode: str,
         carry: chex.Array | None,
         fixed: Draws | None,
-        noise_scale: chex.Numeric | None,
+        state: Any,
     ) -> tuple[dict[str, Any], dict[str, chex.Array]]:
         """The module's array arguments, and the breaker's draws per agent ``(..., N)``.
 
@@ -284,7 +284,7 @@ class AgentNetwork:
             ekeys = env_keys(key, obs.batch_shape)  # (...)
             akeys = agent_keys(ekeys, n)  # (..., N)
         ctx = DrawContext(
-            mode, ekeys, akeys, fixed or Draws(), step, noise_scale,
+            mode, ekeys, akeys, fixed or Draws(), step, state,
             self.config.heads, self.config.blocks,
         )  # fmt: skip
         obs = obs._replace(entities=obs.entities.astype(jnp.float32))

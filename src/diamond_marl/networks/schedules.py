@@ -2,12 +2,13 @@
 
 The noise form multiplies the learned ``exp(log_sigma)`` by a scale. Either a fixed schedule
 gives the scale from the step counter the algorithm passes (``schedule_value``), or, in
-``adaptive`` mode, the algorithm keeps the scale in its state and moves it between updates
-toward a target level of behavioural difference between agents::
+``adaptive`` mode, the scale is the breaker's own state, which the algorithm carries and moves
+between updates toward a target level of behavioural difference between agents::
 
-    div = action_diversity(probs)                      # (..., N, A) -> ()
-    scale = adapt_sigma(scale, div, cfg.target_diversity, cfg.adapt_rate)
-    out = net.apply(params, obs, key, step, "train", noise_scale=scale)
+    state = breaker.init_state()                                  # the scale, at ``start``
+    div = action_diversity(probs)                                 # (..., N, A) -> ()
+    state = breaker.update_state(state, Signals(env_steps, div))  # adapt_sigma below
+    out = net.apply(params, obs, key, step, "train", state=state)
 
 Documented values, with ``f = min(step / horizon, 1)``:
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import importlib
+import typing
 from typing import Any
 
 import chex
@@ -50,6 +51,7 @@ from diamond_marl.networks.breakers.logit_noise import NoiseConfig
 from diamond_marl.networks.breakers.noise_rank import NoiseRankConfig
 from diamond_marl.networks.breakers.peer_dropout import DropoutConfig
 from diamond_marl.networks.breakers.rank_mask import RankConfig, rank_visible
+from diamond_marl.options import coerce
 
 __all__ = [
     "BREAKERS",
@@ -67,6 +69,7 @@ __all__ = [
     "SampledConfig",
     "as_breaker",
     "breaker_key",
+    "breaker_options",
     "config_class",
     "make_breaker",
     "parse_breaker",
@@ -87,37 +90,24 @@ def config_class(name: str) -> type[BreakerConfig]:
     return cls
 
 
-def _convert(value: Any, type_name: str, where: str) -> Any:
-    if not isinstance(value, str) or type_name == "str":
-        return value
-    try:
-        if type_name == "bool":
-            low = value.lower()
-            if low in ("1", "true", "yes", "on"):
-                return True
-            if low in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(value)
-        if type_name == "int":
-            return int(value)
-        if type_name == "float":
-            return float(value)
-    except ValueError:
-        raise ConfigError(f"{where}={value!r} is not a valid {type_name}")
-    return value
-
-
 def make_breaker(name: str, **overrides: Any) -> BreakerConfig:
-    """The config for breaker ``name`` with field ``overrides`` (strings are converted)."""
+    """The config for breaker ``name`` with field ``overrides`` (typed by ``options.coerce``,
+    the coercer of every other option too)."""
     cls = config_class(name)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    fields = [f.name for f in dataclasses.fields(cls)]
     for key in overrides:
         if key not in fields:
             raise ConfigError(
                 f"breaker {name!r} has no option {key!r}; allowed: {', '.join(fields) or 'none'}"
             )
-    kwargs = {k: _convert(v, str(fields[k].type), f"{name}.{k}") for k, v in overrides.items()}
-    return cls(**kwargs)
+    return cls(**{k: coerce(v, hints[k], f"breaker.{k}") for k, v in overrides.items()})
+
+
+def breaker_options(breaker: BreakerConfig) -> dict[str, Any]:
+    """Every option of ``breaker``, resolved: ``make_breaker(breaker.name, **options)`` builds
+    it again."""
+    return {f.name: getattr(breaker, f.name) for f in dataclasses.fields(breaker)}
 
 
 def parse_breaker(text: str) -> BreakerConfig:

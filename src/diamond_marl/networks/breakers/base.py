@@ -6,6 +6,10 @@ which breaker they hold; they call its hooks, which do nothing here:
 ================== =========================================================================
 hook               called by, and what a breaker may do there
 ================== =========================================================================
+init_state         the algorithms: the breaker's own state at the run's start (carried
+                   opaquely in the training state and in ``ActParams``; None: stateless)
+update_state       the algorithms, after each update: the next state from ``Signals``
+logged             the algorithms: metrics of the state to log after each update
 needs_key(mode)    the network: whether ``apply`` reads the key in ``mode``
 add_inputs         the network: add self-token features or tokens (agent id, dice token)
 restrict           the network: hide tokens from the attention (rank mask, peer dropout)
@@ -27,7 +31,7 @@ recomputing them.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import chex
 
@@ -36,6 +40,13 @@ from diamond_marl.networks.draws import Draws
 from diamond_marl.networks.inputs import AgentObs
 
 RESAMPLE = ("step", "episode")
+
+
+class Signals(NamedTuple):
+    """What an algorithm tells its breaker after each update (``update_state``)."""
+
+    env_steps: chex.Array  # () int32 env steps collected so far
+    diversity: chex.Array  # () mean pairwise TV distance between agents' action distributions
 
 
 @dataclasses.dataclass
@@ -47,7 +58,7 @@ class DrawContext:
     agent_keys: chex.PRNGKey | None  # (..., N) ``fold_in(env_key, i)``
     fixed: Draws  # draws the caller fixes (adversarial evaluation, tests)
     step: chex.Numeric  # the counter noise schedules read
-    noise_scale: chex.Numeric | None  # the adaptive noise scale, if the algorithm keeps one
+    state: Any  # the breaker's own state (``init_state``); None when the caller keeps none
     heads: int  # attention heads of the torso
     blocks: int  # transformer blocks of the torso
     report: dict[str, chex.Array] = dataclasses.field(default_factory=dict)
@@ -72,6 +83,20 @@ class BreakerConfig:
         """Whether ``apply`` in ``mode`` reads the key (False: the key may be None)."""
         return False
 
+    # the breaker's own state -------------------------------------------------------------
+
+    def init_state(self) -> Any:
+        """The state this breaker keeps across updates (a pytree; None: none)."""
+        return None
+
+    def update_state(self, state: Any, signals: Signals) -> Any:
+        """The state after one update (pure and jittable)."""
+        return state
+
+    def logged(self, state: Any, step: chex.Numeric) -> dict[str, chex.Array]:
+        """Metrics of the state the algorithms log after each update."""
+        return {}
+
     # the network -------------------------------------------------------------------------
 
     def add_inputs(self, obs: AgentObs, ctx: DrawContext) -> AgentObs:
@@ -94,15 +119,6 @@ class BreakerConfig:
     def attention_noise(self) -> Any:
         """The config the attention layers build ``log_sigma`` from (None: no noise)."""
         return None
-
-    @property
-    def adaptive(self) -> bool:
-        """Whether the algorithm keeps and adapts the noise scale itself."""
-        return False
-
-    @property
-    def initial_noise_scale(self) -> float:
-        return 1.0
 
     @property
     def rank_at_eval(self) -> bool:

@@ -4,8 +4,10 @@ In every attention layer agent i computes
 ``logits + exp(log_sigma) * scale(step) * eps_i`` with private ``eps_i ~ N(0, 1)`` of the
 logits' shape (``networks.attention`` adds it; ``log_sigma`` is a parameter of each layer,
 so the loss's gradient trains it). ``scale`` follows a schedule or, in ``adaptive`` mode, is
-kept by the algorithm (``networks.schedules``). Noise on logits only re-weights value
-vectors: it cannot separate agents whose tokens are all identical.
+the breaker's own state, which the algorithm carries and updates after each update from the
+agents' measured diversity (``init_state``, ``update_state``; ``networks.schedules``).
+Noise on logits only re-weights value vectors: it cannot separate agents whose tokens are all
+identical.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ import jax.numpy as jnp
 
 from diamond_marl.errors import ConfigError, allowed
 from diamond_marl.networks import draws
-from diamond_marl.networks.breakers.base import DrawContext, KeyedConfig, positive
-from diamond_marl.networks.schedules import SCHEDULES, schedule_value
+from diamond_marl.networks.breakers.base import DrawContext, KeyedConfig, Signals, positive
+from diamond_marl.networks.schedules import SCHEDULES, adapt_sigma, schedule_value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,20 +80,28 @@ class NoiseConfig(KeyedConfig):
     def adaptive(self) -> bool:
         return self.schedule == "adaptive"
 
-    @property
-    def initial_noise_scale(self) -> float:
-        return self.start
+    def init_state(self) -> chex.Array | None:
+        """Adaptive mode: the scale, starting at ``start``; a fixed schedule keeps none."""
+        return jnp.asarray(self.start, jnp.float32) if self.adaptive else None
+
+    def update_state(self, state: Any, signals: Signals) -> Any:
+        if not self.adaptive:
+            return state
+        return adapt_sigma(state, signals.diversity, self.target_diversity, self.adapt_rate)
+
+    def logged(self, state: Any, step: chex.Numeric) -> dict[str, chex.Array]:
+        return {"noise_scale": self.scale_at(step, state)}
 
     @property
     def noise_at_eval(self) -> bool:
         return self.eval_noise
 
-    def scale_at(self, step: chex.Numeric, noise_scale: chex.Numeric | None) -> chex.Array:
-        """The multiplier of ``exp(log_sigma)``: the adaptive scale if given, else the
-        schedule's value at ``step``."""
-        if noise_scale is None:
+    def scale_at(self, step: chex.Numeric, state: Any) -> chex.Array:
+        """The multiplier of ``exp(log_sigma)``: the adaptive scale kept in ``state``, else
+        the schedule's value at ``step`` (``start`` in adaptive mode without a state)."""
+        if state is None or not self.adaptive:
             return schedule_value(self.schedule, self.start, self.end, self.horizon, step)
-        return noise_scale
+        return jnp.asarray(state, jnp.float32)
 
     def logit_noise(
         self, ctx: DrawContext, entities: int
@@ -103,7 +113,7 @@ class NoiseConfig(KeyedConfig):
         if self.per_layer_dice:
             shape = (ctx.blocks,) + shape
         eps = draws.fast_normal(draws.stream(keys, draws.NOISE), shape)  # (..., N, [L,] H, E, E)
-        scale = self.scale_at(ctx.step, ctx.noise_scale)
+        scale = self.scale_at(ctx.step, ctx.state)
         scale = jnp.broadcast_to(jnp.asarray(scale, jnp.float32), keys.shape)  # (..., N)
         if ctx.fixed.noise_gain is not None:
             scale = scale * ctx.fixed.noise_gain  # (..., N)
