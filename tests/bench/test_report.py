@@ -23,6 +23,21 @@ NONE_FINAL = [0.50, 0.52, 0.48, 0.50, 0.51]
 NOISE_FINAL = [0.90, 0.92, 0.88, 0.95, 0.91]
 
 
+# the suite file a sweep keeps beside its runs: what the report contrasts, and the write-up
+WRITEUP_SUITE = """
+contrasts:
+  - {breaker: rank, against: [none, "none@sampled"], writeup: true}
+  - {breaker: noise, against: [none, "none@sampled"], writeup: true}
+"""
+
+
+def ask_writeup(root):
+    """Make ``root`` a sweep whose suite contrasts noise and rank with none and asks for the
+    write-up's table (as the paper suite does)."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "suite.yaml").write_text(WRITEUP_SUITE)
+
+
 def write_run(root, name, env, algo, breaker, finals, metric="win_rate", cell=True, **extra):
     """A finished run directory as training (and, with ``cell``, the launcher) writes it."""
     d = root / name
@@ -66,6 +81,7 @@ def write_run(root, name, env, algo, breaker, finals, metric="win_rate", cell=Tr
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
+    ask_writeup(root)
     transfer = [
         {
             "env": "smax:5m_vs_6m",
@@ -136,15 +152,17 @@ def test_rows_hold_the_iqm_over_seeds(runs):
     row = next(x for x in md.splitlines() if x.startswith("| `none` | 50.3% ["))
     assert "| 50.2 | 50.0, 52.0, 48.0, 50.0, 51.0 | 5.03 [" in row  # mean, seeds in order, return
     # the return beside the rate: IQM of 10 x the finals, the same trimming
-    assert none["return"]["iqm"] == pytest.approx(10 * none["iqm"])
-    assert none["return"]["ci_low"] <= none["return"]["iqm"] <= none["return"]["ci_high"]
+    ret = none["return"]  # an estimate as every nested one: value, ci_low, ci_high, seeds
+    assert ret["value"] == pytest.approx(10 * none["iqm"]) and ret["seeds"] == 5
+    assert ret["ci_low"] <= ret["value"] <= ret["ci_high"]
 
 
 def test_writeup_table_verdicts(runs):
     rows = {e["benchmark"]: e for e in _json(runs)["writeup"]}
     three = rows["3m"]
     assert three["improvement"]["noise"]["verdict"] == "supports"
-    assert three["improvement"]["noise"]["diff"] == pytest.approx(100 * (0.91 - 0.503333), abs=0.1)
+    noise = three["improvement"]["noise"]["difference"]
+    assert noise["iqm"]["value"] == pytest.approx(0.91 - 0.503333, abs=0.001)
     assert three["improvement"]["noise"]["their_gain_is"] == "below"  # +13.3 pp < our ~+40
     assert three["improvement"]["rank"]["verdict"] == "cannot decide"
     assert set(rows) == {"3m"}  # the unfinished 5m_vs_6m cell and the others: no row invented
@@ -153,12 +171,13 @@ def test_writeup_table_verdicts(runs):
     assert "noise supports the write-up (+40.7 pp" in line and "rank cannot decide" in line
     assert "their claimed +13.3 pp lies below it" in line
     # paired by seed index: noise - none is +40, +40, +40, +45, +40 pp
-    paired = three["improvement"]["noise"]["paired"]
-    assert paired["seeds"] == [0, 1, 2, 3, 4] and (paired["better"], paired["worse"]) == (5, 0)
-    assert paired["mean"] == pytest.approx(41.0) and paired["sign_p"] == pytest.approx(0.0625)
+    assert noise["seeds"] == [0, 1, 2, 3, 4] and (noise["better"], noise["worse"]) == (5, 0)
+    assert noise["mean"]["value"] == pytest.approx(0.41)
+    assert noise["sign_p"] == pytest.approx(0.0625)
+    assert noise["p_improvement"]["value"] == 1.0
     assert "higher on 5, lower on 0 of 5 seeds, mean +41.0 pp [" in line
     assert "sign test p = 0.062" in line
-    assert three["improvement"]["rank"]["paired"]["sign_p"] == 1.0  # rank equals none: all ties
+    assert three["improvement"]["rank"]["difference"]["sign_p"] == 1.0  # rank equals none: ties
     assert (
         "Rows of their table with no qmix run here: 5m_vs_6m (`smax:5m_vs_6m`), rware tiny "
         "(4 robots) (`rware:tiny-4ag`), rware large (8 robots) (`rware:large-8ag`)." in md
@@ -172,6 +191,7 @@ def test_writeup_table_verdicts(runs):
 def test_a_rate_at_zero_everywhere_tests_nothing(tmp_path):
     """Vanilla and Diamond both win 0% on every seed: no verdict on the claim; returns shown."""
     zero = [0.0] * 5
+    ask_writeup(tmp_path)
     write_run(tmp_path, "none", "rware:tiny-4ag", "qmix", "none", zero, "success_rate",
               returns=[1.0, 1.2, 0.8, 1.0, 1.1])  # fmt: skip
     write_run(tmp_path, "rank", "rware:tiny-4ag", "qmix", "rank", zero, "success_rate",
@@ -182,8 +202,8 @@ def test_a_rate_at_zero_everywhere_tests_nothing(tmp_path):
     entry = next(e for e in _json((tmp_path, None))["writeup"] if e["env"] == "rware:tiny-4ag")
     rank, noise = entry["improvement"]["rank"], entry["improvement"]["noise"]
     assert rank["floor"] and rank["their_gain_is"] is None
-    assert rank["return_diff"]["diff"] == pytest.approx(1.0, abs=0.05)
-    assert rank["return_diff"]["ci_low"] > 0
+    assert rank["return_difference"]["iqm"]["value"] == pytest.approx(1.0, abs=0.05)
+    assert rank["return_difference"]["iqm"]["ci_low"] > 0
     assert not noise["floor"] and noise["their_gain_is"] == "above"  # one seed won: measured
     md = (tmp_path / "report" / "report.md").read_text()
     line = next(x for x in md.splitlines() if x.startswith("- rware tiny"))
@@ -195,6 +215,7 @@ def test_a_rate_at_zero_everywhere_tests_nothing(tmp_path):
 def test_the_writeup_rows_are_tested_with_each_algorithm_the_write_up_first(tmp_path):
     """QMIX on smax:3m and MAPPO on rware:tiny-4ag: each row under its algorithm, QMIX's table
     first, and MAPPO's says that it tests the direction, not the write-up's QMIX numbers."""
+    ask_writeup(tmp_path)
     write_run(tmp_path, "q-none", "smax:3m", "qmix", "none", NONE_FINAL)
     write_run(tmp_path, "q-rank", "smax:3m", "qmix", "rank", NOISE_FINAL)
     write_run(tmp_path, "m-none", "rware:tiny-4ag", "mappo", "none", NOISE_FINAL, "success_rate")
@@ -208,7 +229,8 @@ def test_the_writeup_rows_are_tested_with_each_algorithm_the_write_up_first(tmp_
     assert entries[1]["improvement"]["rank"]["verdict"] == "contradicts"
     md = (tmp_path / "report" / "report.md").read_text()
     assert md.index("### With QMIX (the write-up's algorithm)") < md.index("### With MAPPO")
-    assert "| Benchmark | their vanilla QMIX | their Diamond QMIX | our vanilla MAPPO |" in md
+    header = "| Benchmark | their vanilla QMIX | their Diamond QMIX | our vanilla MAPPO (`none`) |"
+    assert header in md
     assert "whether the write-up's direction (Diamond above vanilla) holds with MAPPO" in md
     assert "- rware tiny (4 robots) (rware:tiny-4ag): rank contradicts the write-up" in md
     assert "Rows of their table with no mappo run here: 3m (`smax:3m`), 5m_vs_6m" in md

@@ -14,12 +14,14 @@ from diamond_marl.bench.dial import split_dial
 BASE = "mpe:spread,n=3"
 # coverage per seed: none falls as more starts are tied; rank does not
 NONE = {0.0: [0.6, 0.62, 0.58, 0.61, 0.59], 1.0: [0.3, 0.35, 0.32, 0.31, 0.33]}
+SUITE = 'contrasts: [{breaker: rank, against: [none, "none@sampled", agent_id]}]'
 RANK = {0.0: [0.55, 0.57, 0.53, 0.56, 0.54], 1.0: [0.6, 0.58, 0.62, 0.61, 0.59]}
 
 
 @pytest.fixture(scope="module")
 def dialled(tmp_path_factory):
     root = tmp_path_factory.mktemp("dial")
+    (root / "suite.yaml").write_text(SUITE)
     for breaker, scores in (("none", NONE), ("rank", RANK)):
         for tie, values in scores.items():
             env = f"{BASE},tie={tie:g}"
@@ -52,18 +54,18 @@ def test_dial_lines_hold_both_executions_and_the_paired_difference(dialled):
     assert rank["env"] == BASE and rank["dial"] == "tie" and rank["metric"] == "coverage"
     assert [p["value"] for p in rank["points"]] == [0.0, 1.0]
     free, tied = rank["points"]
-    assert free["greedy"]["iqm"] == pytest.approx(0.55)
-    assert free["sampled"]["iqm"] == pytest.approx(0.65)
-    assert free["greedy_return"]["iqm"] == pytest.approx(5.5)
+    assert free["greedy"]["value"] == pytest.approx(0.55)
+    assert free["sampled"]["value"] == pytest.approx(0.65)
+    assert free["greedy_return"]["value"] == pytest.approx(5.5)
     # rank - none, seed by seed: 5 points lower where nothing is tied, 27 higher where all is
-    assert free["vs_none"]["mean"] == pytest.approx(-0.05)
+    assert free["vs_none"]["mean"]["value"] == pytest.approx(-0.05)
     assert (free["vs_none"]["better"], free["vs_none"]["worse"]) == (0, 5)
-    assert tied["vs_none"]["mean"] == pytest.approx(0.278)
-    assert tied["vs_none"]["ci_low"] > 0.2 and tied["vs_none"]["better"] == 5
+    assert tied["vs_none"]["mean"]["value"] == pytest.approx(0.278)
+    assert tied["vs_none"]["mean"]["ci_low"] > 0.2 and tied["vs_none"]["better"] == 5
     assert all(p["vs_none"] is None for p in lines["none"]["points"])
     # the same in the return (10 x the coverage here)
-    assert free["return_vs_none"]["mean"] == pytest.approx(-0.5)
-    assert tied["return_vs_none"]["mean"] == pytest.approx(2.78)
+    assert free["return_vs_none"]["mean"]["value"] == pytest.approx(-0.5)
+    assert tied["return_vs_none"]["mean"]["value"] == pytest.approx(2.78)
     assert all(p["return_vs_none"] is None for p in lines["none"]["points"])
 
 
@@ -78,33 +80,44 @@ def test_dial_section_and_figures(dialled):
         assert (plots / f"dial-mpe-spread_n3-mappo-tie-{name}.png").stat().st_size > 10_000
 
 
-def test_rank_against_each_fix_and_against_sampling_none(dialled):
+def test_the_suites_contrast_along_the_dial(dialled):
     root, data = dialled
-    contrasts = {(c["other"], c["execution"]): c for c in data["contrasts"]}
-    assert set(contrasts) == {("none", "greedy"), ("none", "sampled")}
-    greedy, sampled = contrasts[("none", "greedy")], contrasts[("none", "sampled")]
-    assert greedy["env"] == BASE and greedy["dial"] == "tie" and greedy["metric"] == "coverage"
+    rows = {r["against"]: r for r in data["contrasts"]}
+    assert list(rows) == ["none", "none@sampled", "agent_id"]  # the suite's order
+    assert rows["agent_id"]["cells"] == []  # never ran
+    greedy, sampled = rows["none"], rows["none@sampled"]
+    assert greedy["breaker"] == "rank" and sampled["against_execution"] == "sampled"
+    cells = {c["env"]: c for c in greedy["cells"]}
+    assert set(cells) == {f"{BASE},tie=0", f"{BASE},tie=1"}  # spawn and plain: no rank there
     # against none greedy: the same numbers as rank's line's vs_none
-    assert [p["headline"]["mean"] for p in greedy["points"]] == pytest.approx([-0.05, 0.278])
+    free, tied = cells[f"{BASE},tie=0"], cells[f"{BASE},tie=1"]
+    assert free["headline"]["mean"]["value"] == pytest.approx(-0.05)
+    assert tied["headline"]["mean"]["value"] == pytest.approx(0.278)
     # against none sampled (greedy + 0.1 here): 0.1 lower on each seed where nothing is tied
-    free, tied = sampled["points"]
-    assert [p["value"] for p in sampled["points"]] == [0.0, 1.0]
-    assert free["headline"]["mean"] == pytest.approx(-0.15)
+    free, tied = sampled["cells"]
+    assert free["env"] == f"{BASE},tie=0"
+    assert free["headline"]["mean"]["value"] == pytest.approx(-0.15)
     assert (free["headline"]["better"], free["headline"]["worse"]) == (0, 5)
-    assert tied["headline"]["mean"] == pytest.approx(0.178)
-    assert tied["returns"]["mean"] == pytest.approx(1.78)
+    assert tied["headline"]["mean"]["value"] == pytest.approx(0.178)
+    assert tied["returns"]["mean"]["value"] == pytest.approx(1.78)
     md = (root / "report" / "report.md").read_text()
-    assert "| coverage: rank minus | tie=0 | tie=1 |" in md
-    assert "| rank - `none`, sampled | -15.0 [" in md and "+1.78 [" in md
+    assert "| headline: `rank` minus | `tie=0` coverage (pp) | `tie=1` coverage (pp) |" in md
+    assert "| `none@sampled` | -15.0 [" in md and "+1.78 [" in md
+    assert "`agent_id` |" not in md.split("## Contrasts")[1].split("## Results")[0]
+    # the report leads with the summary of the contrasts
+    assert md.index("## Summary") < md.index("## Contrasts") < md.index("## Results")
+    assert "- **rank vs none** (mappo, greedy vs greedy execution): `tie=0` coverage -5.0 pp" in md
+    assert "lower on 5 of 5 seeds" in md
 
 
-def test_no_contrasts_without_rank(tmp_path):
-    for tie, values in NONE.items():
+def test_no_contrasts_without_a_suite(tmp_path):
+    for tie, values in RANK.items():
         run = write_run(
-            tmp_path, f"none-{tie:g}", f"{BASE},tie={tie:g}", "mappo", "none", values, "coverage"
+            tmp_path, f"rank-{tie:g}", f"{BASE},tie={tie:g}", "mappo", "rank", values, "coverage"
         )
         with_executions(run, values, values, "greedy", metric="coverage")
     report.write_report(tmp_path)
     data = json.loads((tmp_path / "report" / "report.json").read_text())
-    assert len(data["dial"]) == 1 and data["contrasts"] == []
-    assert "rank minus" not in (tmp_path / "report" / "report.md").read_text()
+    assert len(data["dial"]) == 1 and data["contrasts"] == [] and data["writeup"] == []
+    md = (tmp_path / "report" / "report.md").read_text()
+    assert "## Summary" not in md and "## Contrasts" not in md

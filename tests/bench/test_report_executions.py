@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_report import SEEDS, write_run  # same folder (pytest puts it on sys.path)
+from test_report import SEEDS, ask_writeup, write_run  # same folder (pytest puts it on sys.path)
 
 from diamond_marl.bench import report
-from diamond_marl.bench.rows import Interval, execution_verdict
+from diamond_marl.bench.rows import execution_verdict
+from diamond_marl.bench.stats import Estimate
 
 GREEDY_NONE = [0.0, 0.0, 0.0, 0.0, 0.0]
 SAMPLED_NONE = [0.6, 0.7, 0.5, 0.65, 0.55]
@@ -58,14 +59,14 @@ def test_execution_rows_and_verdicts(runs):
     }
     none = rows[("rware:tiny-4ag", "none")]
     assert none["execution"] == "greedy" and none["verdict"] == "sampled only"
-    assert none["greedy"]["iqm"] == 0.0 and none["sampled"]["iqm"] == pytest.approx(0.6)
-    assert none["sampled_return"]["iqm"] == pytest.approx(6.0)
+    assert none["greedy"]["value"] == 0.0 and none["sampled"]["value"] == pytest.approx(0.6)
+    assert none["sampled_return"]["value"] == pytest.approx(6.0)
     assert rows[("rware:tiny-4ag", "sampled")]["execution"] == "sampled"
     spread = rows[("xor:n=2,k=2", "none")]
     assert spread["metric"] == "return" and spread["verdict"] == "greedy > sampled"
     # the results table uses each breaker's own execution
     results = {(r["env"], r["breaker"]): r for r in data["rows"]}
-    assert results[("rware:tiny-4ag", "none")]["iqm"] == 0.0
+    assert results[("rware:tiny-4ag", "none")]["iqm"] == 0.0  # rows keep their flat keys
     assert results[("rware:tiny-4ag", "sampled")]["iqm"] == pytest.approx(0.6)
     assert results[("xor:n=2,k=2", "none")]["metric"] == "return"
 
@@ -89,8 +90,8 @@ def test_section_says_when_a_score_exists_only_under_sampling(runs):
     ],
 )
 def test_verdict_rule(greedy, sampled, verdict):
-    assert execution_verdict(Interval(*greedy), Interval(*sampled)) == verdict
-    assert execution_verdict(None, Interval(*sampled)) == "not recorded"
+    assert execution_verdict(Estimate(*greedy), Estimate(*sampled)) == verdict
+    assert execution_verdict(None, Estimate(*sampled)) == "not recorded"
 
 
 def test_seed_count_matches(runs):
@@ -103,6 +104,7 @@ def writeup_runs(tmp_path_factory):
     """QMIX on smax:3m (a row of the write-up's table): none, rank and the `sampled`
     baseline, each recording both executions."""
     root = tmp_path_factory.mktemp("writeup")
+    ask_writeup(root)
     greedy = {"none": [0.5, 0.52, 0.48, 0.5, 0.51], "rank": [0.6, 0.62, 0.58, 0.6, 0.61]}
     sampled = {"none": [0.4, 0.42, 0.38, 0.4, 0.41], "rank": [0.7, 0.72, 0.68, 0.7, 0.71]}
     for breaker in ("none", "rank"):
@@ -118,13 +120,14 @@ def test_writeup_rows_under_sampled_execution_and_against_the_baseline(writeup_r
     root, data = writeup_runs
     (entry,) = data["writeup"]
     assert set(entry["ours"]) == {"none", "rank"}  # the baseline is not a column of theirs
-    assert entry["ours_sampled"]["rank"]["iqm"] == pytest.approx(0.7033, abs=1e-3)
-    assert entry["ours_sampled"]["sampled"]["iqm"] == pytest.approx(0.4033, abs=1e-3)
+    assert entry["ours_sampled"]["rank"]["value"] == pytest.approx(0.7033, abs=1e-3)
+    assert entry["ours_sampled"]["sampled"]["value"] == pytest.approx(0.4033, abs=1e-3)
     # rank - none: +10 pp greedy, +30 pp sampled; rank (greedy) - sampled baseline: +20 pp
-    assert entry["improvement"]["rank"]["diff"] == pytest.approx(10.0, abs=0.01)
-    assert entry["improvement_sampled"]["rank"]["diff"] == pytest.approx(30.0, abs=0.01)
+    assert entry["improvement"]["rank"]["difference"]["iqm"]["value"] == pytest.approx(0.1)
+    sampled = entry["improvement_sampled"]["rank"]["difference"]["iqm"]["value"]
+    assert sampled == pytest.approx(0.3)
     vs = entry["vs_stochastic"]["rank"]
-    assert vs["diff"] == pytest.approx(20.0, abs=0.01) and vs["verdict"] == "supports"
+    assert vs["difference"]["iqm"]["value"] == pytest.approx(0.2) and vs["verdict"] == "supports"
     assert "noise" not in entry["vs_stochastic"]
     md = (root / "report" / "report.md").read_text()
     assert "under **sampled execution**" in md
@@ -137,6 +140,7 @@ def test_writeup_rows_under_sampled_execution_and_against_the_baseline(writeup_r
 
 def test_without_a_sampled_cell_the_baseline_is_none_sampled(tmp_path):
     greedy, sampled = [0.5, 0.52, 0.48, 0.5, 0.51], [0.4, 0.42, 0.38, 0.4, 0.41]
+    ask_writeup(tmp_path)
     for breaker, g, s in (("none", greedy, sampled), ("rank", [0.6] * 5, [0.7] * 5)):
         run = write_run(tmp_path, breaker, "smax:3m", "qmix", breaker, g)
         with_executions(run, g, s, "greedy", metric="win_rate")
@@ -144,7 +148,8 @@ def test_without_a_sampled_cell_the_baseline_is_none_sampled(tmp_path):
     (entry,) = json.loads((tmp_path / "report" / "report.json").read_text())["writeup"]
     assert entry["stochastic_source"] == "none sampled"
     assert entry["ours_sampled"]["sampled"] == entry["ours_sampled"]["none"]
-    assert entry["vs_stochastic"]["rank"]["diff"] == pytest.approx(100 * (0.6 - 0.4033), abs=0.1)
+    vs = entry["vs_stochastic"]["rank"]["difference"]["iqm"]["value"]
+    assert vs == pytest.approx(0.6 - 0.4033, abs=0.001)
     md = (tmp_path / "report" / "report.md").read_text()
     assert "No `sampled` cell ran for 3m: there the baseline is the `none` cell's sampled" in md
 
@@ -164,6 +169,7 @@ def test_a_gain_that_randomness_at_execution_explains_is_named(
     spread = [0.0, 0.02, -0.02, 0.0, 0.01]
     none_g, none_s = [0.5 + d for d in spread], [0.6 + d for d in spread]
     rank_g, rank_s = [rank_greedy + d for d in spread], [rank_sampled + d for d in spread]
+    ask_writeup(tmp_path)
     for breaker, g, s in (("none", none_g, none_s), ("rank", rank_g, rank_s)):
         run = write_run(tmp_path, breaker, "smax:3m", "qmix", breaker, g)
         with_executions(run, g, s, "greedy", metric="win_rate")

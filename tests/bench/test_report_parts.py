@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from diamond_marl.bench.collect import collect
 from diamond_marl.bench.render.exports import report_json
-from diamond_marl.bench.report import collect, write_report
+from diamond_marl.bench.report import write_report
 from diamond_marl.bench.rows import FLAT, HIDDEN, OPTIONAL, key, to_json
 from diamond_marl.bench.writeup import load_reference
 from diamond_marl.cli import main
@@ -72,6 +73,7 @@ def games_only(tmp_path_factory):
     """Two committed paper cells (QMIX on smax:3m), copied: with them the report has the
     write-up's 3m row; relabelled to a map the write-up lacks, it must leave the table out."""
     root = tmp_path_factory.mktemp("games")
+    shutil.copyfile(PAPER / "suite.yaml", root / "suite.yaml")  # it asks for the write-up
     for cell in ("smax-3m__qmix__none", "smax-3m__qmix__rank"):
         shutil.copytree(PAPER / cell, root / cell, ignore=shutil.ignore_patterns("eval"))
     return root
@@ -86,7 +88,7 @@ def test_the_writeup_table_shows_only_with_its_cells(games_only, tmp_path):
     assert len(table) == 1 and table[0].startswith("| 3m (`smax:3m`) | 78.2% | 91.5% |")
     assert "Rows of their table with no qmix run here: 5m_vs_6m" in md
     # the same runs on a map the write-up's table does not have: nothing of it is in them
-    for cell in games_only.iterdir():
+    for cell in (c for c in games_only.iterdir() if c.is_dir()):
         data = json.loads((cell / "cell.json").read_text())
         data["env"] = data["summary"]["env"] = "smax:8m"
         (cell / "cell.json").write_text(json.dumps(data))

@@ -6,10 +6,10 @@ from scipy.stats import trim_mean
 
 from diamond_marl.bench.stats import (
     bootstrap_ci,
+    compare,
     difference_ci,
     iqm,
     mean_band,
-    paired_difference,
     prob_improvement,
     sign_test,
 )
@@ -68,7 +68,8 @@ def test_ci_of_a_constant_sample_is_degenerate():
     assert est.low == est.high == pytest.approx(0.7)
     assert est.value == pytest.approx(0.7)
     diff = difference_ci([0.5] * 4, [0.5] * 3, reps=200)
-    assert diff == (0.0, 0.0, 0.0)
+    assert (diff.value, diff.low, diff.high, diff.seeds) == (0.0, 0.0, 0.0, 4)
+    assert est.seeds == 5 and est.scaled(100.0).value == pytest.approx(70.0)
 
 
 def test_prob_improvement_of_identical_and_dominating_samples():
@@ -77,7 +78,7 @@ def test_prob_improvement_of_identical_and_dominating_samples():
     assert same.value == pytest.approx(0.5)
     assert same.low <= 0.5 <= same.high
     dom = prob_improvement(x + 1.0, x, reps=300)
-    assert dom == (1.0, 1.0, 1.0)
+    assert (dom.value, dom.low, dom.high) == (1.0, 1.0, 1.0)
     assert prob_improvement(x, x + 1.0, reps=300).value == 0.0
 
 
@@ -114,10 +115,10 @@ def test_sign_test_against_hand_computed_binomials():
     assert sign_test(2, 2) == 1.0 and sign_test(0, 0) == 1.0
 
 
-def test_paired_difference_pairs_by_seed_and_ignores_unshared_seeds():
+def test_compare_pairs_by_seed_and_ignores_unshared_seeds():
     x = {0: 0.8, 1: 0.0, 2: 0.7, 3: 0.9, 9: 1.0}
     y = {0: 0.6, 1: 0.0, 2: 0.5, 3: 0.4, 4: 0.0}
-    p = paired_difference(x, y)
+    p = compare(x, y)
     assert p.seeds == (0, 1, 2, 3)
     np.testing.assert_allclose(p.diffs, [0.2, 0.0, 0.2, 0.5])
     assert p.mean.value == pytest.approx(0.225)
@@ -126,8 +127,12 @@ def test_paired_difference_pairs_by_seed_and_ignores_unshared_seeds():
     # the pairing removes a spread both share: unpaired, these samples overlap completely
     shared = {s: float(s) for s in range(5)}
     shifted = {s: v + 0.1 for s, v in shared.items()}
-    paired = paired_difference(shifted, shared)
+    paired = compare(shifted, shared)
     assert paired.mean.low == pytest.approx(0.1) and paired.mean.high == pytest.approx(0.1)
     unpaired = difference_ci(np.array(list(shifted.values())), np.array(list(shared.values())))
     assert unpaired.low < 0 < unpaired.high
-    assert paired_difference({0: 1.0}, {0: 0.0, 1: 0.0}) is None  # one shared seed
+    one = compare({0: 1.0}, {0: 0.0, 1: 0.0})  # one shared seed: no paired mean
+    assert one.mean is None and one.seeds == (0,) and one.iqm.value == pytest.approx(1.0)
+    # the unpaired parts are the stats module's own estimates
+    assert p.iqm == difference_ci([0.8, 0.0, 0.7, 0.9, 1.0], [0.6, 0.0, 0.5, 0.4, 0.0])
+    assert p.p_improvement == prob_improvement([0.8, 0.0, 0.7, 0.9, 1.0], [0.6, 0.0, 0.5, 0.4, 0.0])

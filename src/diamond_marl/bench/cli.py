@@ -67,9 +67,10 @@ def add_report_parser(subparsers: Any) -> argparse.ArgumentParser:
         "report",
         help="tables, plots and marl-eval JSON from a directory of runs",
         description="Aggregate every run under RUNS_DIR (IQM, 95% bootstrap CIs, probability "
-        "of improvement), compare with the write-up's table, add the role analysis of analysed "
-        "runs and the per-breaker cost, and write report.{json,md,html}, marl_eval.json and "
-        "plots/ into RUNS_DIR/report (or --out).",
+        "of improvement), lead with the suite's contrasts (its contrasts: list, paired by seed), "
+        "add the write-up's table if the suite asks for it, the role analysis of analysed runs "
+        "and the per-breaker cost, and write report.{json,md,html}, marl_eval.json and plots/ "
+        "into RUNS_DIR/report (or --out). Exit status 2 on a configuration error.",
     )
     p.add_argument("runs_dir", metavar="RUNS_DIR", help="a sweep's directory or one run's")
     p.add_argument("--out", metavar="DIR", default=None, help="default: RUNS_DIR/report")
@@ -80,6 +81,13 @@ def add_report_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="saved output of benchmarks/attention_overhead.py for the Cost section "
         "(default: the one shipped with the package, diamond_marl/data/attention_overhead.txt)",
     )
+    p.add_argument(
+        "--suite",
+        metavar="SUITE",
+        default=None,
+        help="suite file (or shipped suite name) whose contrasts: to report (default: "
+        "RUNS_DIR/suite.yaml, the copy `bench` keeps)",
+    )
     p.set_defaults(func=run_report_command)
     return p
 
@@ -88,7 +96,8 @@ def run_report_command(args: argparse.Namespace) -> int:
     """``diamond-marl report``: write the report and print the paths written."""
     from diamond_marl.bench.report import write_report
 
-    for name, path in write_report(args.runs_dir, args.out, cost=args.cost).items():
+    suite = None if args.suite is None else suite_path(args.suite)
+    for name, path in write_report(args.runs_dir, args.out, cost=args.cost, suite=suite).items():
         print(f"{name:40} {path}")
     return 0
 

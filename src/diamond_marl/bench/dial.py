@@ -6,12 +6,9 @@ dial parameter (``DIALS``: ``tie`` of ``mpe:spread``, the share of episodes that
 every agent at one point, or ``spawn``, the start radius), with at least two values of it.
 For each breaker and dial value the report shows the group's execution row (the final
 headline metric and the return under both executions, IQM with its 95% bootstrap interval)
-and the breaker's differences from ``none`` paired by seed, in the headline metric and in the
-return, each under its own execution (as in the results table).
-
-The *contrasts* set Diamond Attention's rank form against each other fix on the same footing:
-``rank`` minus each other breaker, and minus ``none`` run stochastically, at each dial value,
-paired by seed, in the headline metric and in the return.
+and the breaker's differences from ``none`` (``stats.Difference``), in the headline metric
+and in the return, each under its own execution (as in the results table). Contrasts between
+other breakers are the suite's (``bench.contrast``).
 """
 
 from __future__ import annotations
@@ -20,7 +17,7 @@ import dataclasses
 
 from diamond_marl.bench.rows import FLAT, ExecutionRow
 from diamond_marl.bench.runs import Group
-from diamond_marl.bench.stats import paired_difference
+from diamond_marl.bench.stats import Difference, compare
 from diamond_marl.breaker_names import breaker_order
 from diamond_marl.env_names import parse_name
 
@@ -29,18 +26,6 @@ DIALS = {
     "tie": "share of episodes that start tied (identical observations)",
     "spawn": "start radius R (0: every agent at one point)",
 }
-
-
-@dataclasses.dataclass(frozen=True)
-class Difference:
-    """Breaker minus ``none``, paired by seed: the mean with its 95% bootstrap interval, and
-    the number of seeds where the breaker scores higher and lower."""
-
-    mean: float
-    ci_low: float
-    ci_high: float
-    better: int
-    worse: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,20 +64,12 @@ def split_dial(name: str) -> tuple[str, str, float] | None:
     return f"{family}:{','.join(items)}", dial, value
 
 
-def _paired(x: dict[int, float], y: dict[int, float]) -> Difference | None:
-    paired = paired_difference(x, y)
-    if paired is None:
-        return None
-    m = paired.mean
-    return Difference(m.value, m.low, m.high, paired.better, paired.worse)
-
-
 def _vs_none(g: Group, none: Group | None, returns: bool = False) -> Difference | None:
     if none is None or g.breaker == "none":
         return None
     if returns and not (g.has_returns and none.has_returns):
         return None
-    return _paired(*((g.returns, none.returns) if returns else (g.values, none.values)))
+    return compare(*((g.returns, none.returns) if returns else (g.values, none.values)))
 
 
 def _along_dials(
@@ -137,68 +114,3 @@ def dial_lines(
             metric = next(iter(per_value.values())).metric
             lines.append(DialLine(base, algo, dial, breaker, metric, points))
     return lines
-
-
-# -- Diamond Attention against each other fix ------------------------------------------------
-# the breaker the contrasts are about: the paper's broadcast rank mask
-CONTRASTED = "rank"
-
-
-@dataclasses.dataclass(frozen=True)
-class ContrastPoint:
-    value: float  # the dial parameter's value
-    headline: Difference | None  # CONTRASTED - other in the headline metric, paired by seed
-    returns: Difference | None = None  # the same in the final return
-
-
-@dataclasses.dataclass(frozen=True)
-class DialContrast:
-    """``CONTRASTED`` minus one other breaker along one dial, paired by seed.
-
-    ``CONTRASTED`` is read under its own execution (greedy); ``other`` under ``execution``:
-    its own, or ``sampled`` for ``none`` run stochastically (stochastic execution alone)."""
-
-    env: str  # the environment name without the dial parameter
-    algo: str
-    dial: str
-    other: str
-    execution: str
-    metric: str
-    points: list[ContrastPoint]
-
-
-def _contrast_point(value: float, a: Group, b: Group, execution: str) -> ContrastPoint:
-    # every group on a dial recorded both executions, so either one is a readout
-    b_values, b_returns = b.readout(execution, b.metric), b.readout(execution, "return")
-    returns = None
-    if a.has_returns and set(b_returns) == set(b_values):
-        returns = _paired(a.returns, b_returns)
-    return ContrastPoint(value, _paired(a.values, b_values), returns)
-
-
-def dial_contrasts(
-    groups: dict[tuple[str, str, str], Group], executions: list[ExecutionRow]
-) -> list[DialContrast]:
-    """``CONTRASTED`` against every other breaker along every dial, and against ``none`` under
-    sampled execution, at each dial value where both ran (empty without ``CONTRASTED``)."""
-    out = []
-    for (base, algo, dial), by_breaker in _along_dials(groups, executions).items():
-        mine = by_breaker.get(CONTRASTED)
-        if not mine:
-            continue
-        metric = next(iter(mine.values())).metric
-        others = [
-            (b, next(iter(per_value.values())).execution)
-            for b, per_value in by_breaker.items()
-            if b != CONTRASTED
-        ]
-        if "none" in by_breaker:
-            others.append(("none", "sampled"))
-        for other, execution in sorted(others, key=lambda o: (breaker_order(o[0]), o[1])):
-            theirs = by_breaker[other]
-            points = [
-                _contrast_point(v, mine[v], theirs[v], execution)
-                for v in sorted(set(mine) & set(theirs))
-            ]
-            out.append(DialContrast(base, algo, dial, other, execution, metric, points))
-    return out

@@ -116,7 +116,7 @@ def dial_plot(
                 continue
             color = (colors or {}).get(label, f"C{i % 10}")
             x = np.array([p[0] for p in points])
-            est = np.array([tuple(p[1]) for p in points])  # (P, 3): value, low, high
+            est = np.array([(e.value, e.low, e.high) for _, e in points])  # (P, 3)
             ax.plot(x, est[:, 0], color=color, marker="o", markersize=4, label=label)
             ax.fill_between(x, est[:, 1], est[:, 2], color=color, alpha=0.15, linewidth=0)
         ax.set_title(panel_title, fontsize=9)

@@ -1,29 +1,27 @@
 """The report's rows, typed: what ``report.json`` holds and every renderer reads (JAX-free).
 
 Computed from the runs (``bench.runs``: one ``Group`` per env x algo x breaker) and nothing
-else: no formatting, no files written. The write-up comparison has its own module
-(``bench.writeup``). ``to_json`` turns any row into the plain dict ``report.json`` stores:
-fields marked ``HIDDEN`` stay out (what only the renderers need), ``OPTIONAL`` ones are left
-out when None, ``FLAT`` ones are spliced into their parent, ``key=`` renames one.
+else: no formatting, no files written. Rows carry labels (env, algo, breaker, execution) and
+hold ``stats.Estimate`` numbers; comparisons are ``stats.Difference`` (``bench.contrast``,
+``bench.dial``, ``bench.writeup``). ``to_json`` turns any row into the plain dict
+``report.json`` stores: fields marked ``HIDDEN`` stay out (what only the renderers need),
+``OPTIONAL`` ones are left out when None, ``FLAT`` ones are spliced into their parent
+(``flat_as`` renames the spliced keys), ``key=`` renames one.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from diamond_marl.analysis import summary as analysis_summary
 from diamond_marl.analysis.cost import overhead_meta, parse_overhead, per_agent_us
 from diamond_marl.bench.runs import EXECUTIONS, Group, Run, headline_metric
-from diamond_marl.bench.stats import bootstrap_ci, prob_improvement
+from diamond_marl.bench.stats import Estimate, bootstrap_ci, prob_improvement
 from diamond_marl.breaker_names import breaker_order
-
-if TYPE_CHECKING:  # bench.writeup and bench.dial build on these rows
-    from diamond_marl.bench.dial import DialContrast, DialLine
-    from diamond_marl.bench.writeup import Reference, WriteupEntry
 
 HIDDEN = {"json": False}
 OPTIONAL = {"optional": True}
@@ -35,6 +33,11 @@ def key(name: str) -> dict[str, str]:
     return {"key": name}
 
 
+def flat_as(**names: str) -> dict[str, Any]:
+    """Field metadata: splice the field into its parent, renaming its keys (``value="iqm"``)."""
+    return {**FLAT, "rename": names}
+
+
 def to_json(obj: Any) -> Any:
     """Rows (dataclasses), lists and dicts of them -> plain JSON data, fields in order."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
@@ -44,7 +47,8 @@ def to_json(obj: Any) -> Any:
             if f.metadata.get("json") is False or (value is None and f.metadata.get("optional")):
                 continue
             if f.metadata.get("flat"):
-                out.update(to_json(value))
+                names = f.metadata.get("rename", {})
+                out.update({names.get(k, k): v for k, v in to_json(value).items()})
             else:
                 out[f.metadata.get("key", f.name)] = to_json(value)
         return out
@@ -57,42 +61,22 @@ def to_json(obj: Any) -> Any:
 
 # -- final scores per env x algo x breaker --------------------------------------------------
 @dataclasses.dataclass(frozen=True)
-class Interval:
-    """An IQM with its 95% bootstrap interval."""
-
-    iqm: float
-    ci_low: float
-    ci_high: float
-
-
-@dataclasses.dataclass(frozen=True)
-class Probability:
-    """P(this breaker's seed beats a seed of ``none``) with its 95% bootstrap interval."""
-
-    value: float
-    ci_low: float
-    ci_high: float
-
-
-@dataclasses.dataclass(frozen=True)
 class ResultRow:
-    """The final headline metric of one env x algo x breaker over its seeds."""
+    """The final headline metric of one env x algo x breaker over its seeds: its IQM [95% CI]
+    (``iqm``, ``ci_low``, ``ci_high``, ``seeds`` in report.json), the mean and every seed."""
 
     env: str
     algo: str
     breaker: str
     metric: str
-    iqm: float
-    ci_low: float
-    ci_high: float
+    score: Estimate = dataclasses.field(metadata=flat_as(value="iqm"))
     mean: float
-    seeds: int
     seed_values: dict[str, float]  # seed -> final score, in seed order
     env_steps: int | None  # the largest of the runs'
     wall_s: float | None  # summed over the runs
     env_sps: float | None  # mean over the runs
-    p_beats_none: Probability | None
-    final_return: Interval | None = dataclasses.field(metadata=key("return"))
+    p_beats_none: Estimate | None  # P(a seed of this breaker beats a seed of ``none``)
+    final_return: Estimate | None = dataclasses.field(metadata=key("return"))
     all_env_steps: tuple[int, ...] = dataclasses.field(default=(), metadata=HIDDEN)
 
 
@@ -111,17 +95,15 @@ def result_rows(groups: dict[tuple[str, str, str], Group]) -> list[ResultRow]:
         vanilla = groups.get((env, algo, "none"))
         p = None
         if vanilla is not None and breaker != "none":
-            p = Probability(*prob_improvement(g.scores, vanilla.scores))
+            p = prob_improvement(g.scores, vanilla.scores)
         rows.append(
             ResultRow(
-                env, algo, breaker, g.metric, est.value, est.low, est.high,
-                mean=float(g.scores.mean()), seeds=len(g.values),
+                env, algo, breaker, g.metric, est, mean=float(g.scores.mean()),
                 seed_values={str(s): v for s, v in sorted(g.values.items())},
                 env_steps=max((r.env_steps or 0) for r in g.runs) or None,
                 wall_s=_sum_or_none([r.wall_s for r in g.runs]),
                 env_sps=float(np.mean(sps)) if sps else None,
-                p_beats_none=p,
-                final_return=None if ret is None else Interval(*ret),
+                p_beats_none=p, final_return=ret,
                 all_env_steps=tuple(sorted({r.env_steps for r in g.runs} - {None})),
             )
         )  # fmt: skip
@@ -140,29 +122,29 @@ class ExecutionRow:
     metric: str
     execution: str  # the one the headline numbers (results table) use
     seeds: int
-    greedy: Interval | None
-    sampled: Interval | None
-    greedy_return: Interval | None
-    sampled_return: Interval | None
+    greedy: Estimate | None
+    sampled: Estimate | None
+    greedy_return: Estimate | None
+    sampled_return: Estimate | None
     verdict: str  # which execution scores higher, where the intervals say so
 
 
-def _interval(values: dict[int, float], seeds: int) -> Interval | None:
+def _interval(values: dict[int, float], seeds: int) -> Estimate | None:
     if len(values) != seeds or not values:
         return None
-    return Interval(*bootstrap_ci(list(values.values())))
+    return bootstrap_ci(list(values.values()))
 
 
-def execution_verdict(greedy: Interval | None, sampled: Interval | None) -> str:
+def execution_verdict(greedy: Estimate | None, sampled: Estimate | None) -> str:
     """``sampled only``: greedy is at 0 and sampled above it; ``sampled > greedy`` /
     ``greedy > sampled``: the intervals do not overlap; else ``same within the intervals``."""
     if greedy is None or sampled is None:
         return "not recorded"
-    if greedy.ci_high <= 0.0 < sampled.ci_low:
+    if greedy.high <= 0.0 < sampled.low:
         return "sampled only"
-    if sampled.ci_low > greedy.ci_high:
+    if sampled.low > greedy.high:
         return "sampled > greedy"
-    if greedy.ci_low > sampled.ci_high:
+    if greedy.low > sampled.high:
         return "greedy > sampled"
     return "same within the intervals"
 
@@ -190,17 +172,6 @@ def execution_rows(groups: dict[tuple[str, str, str], Group]) -> list[ExecutionR
 
 # -- zero-shot transfer ---------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
-class Score:
-    """A headline metric's IQM over seeds with its 95% bootstrap interval."""
-
-    metric: str
-    iqm: float
-    ci_low: float
-    ci_high: float
-    seeds: int
-
-
-@dataclasses.dataclass(frozen=True)
 class TransferRow:
     """A policy re-evaluated on another environment: its score pooled over seeds, or why it
     could not run there."""
@@ -209,7 +180,8 @@ class TransferRow:
     algo: str
     breaker: str
     eval_env: str
-    score: Score | None = dataclasses.field(default=None, metadata=FLAT)
+    metric: str | None = dataclasses.field(default=None, metadata=OPTIONAL)
+    score: Estimate | None = dataclasses.field(default=None, metadata=flat_as(value="iqm"))
     error: str | None = dataclasses.field(default=None, metadata=OPTIONAL)
 
 
@@ -231,9 +203,8 @@ def transfer_rows(runs: list[Run]) -> list[TransferRow]:
     out = []
     for where, slot in pooled.items():
         if slot["values"]:
-            est = bootstrap_ci(list(slot["values"].values()))
-            score = Score(slot["metric"], *est, seeds=len(slot["values"]))
-            out.append(TransferRow(*where, score=score))
+            score = bootstrap_ci(list(slot["values"].values()))
+            out.append(TransferRow(*where, metric=slot["metric"], score=score))
         else:
             out.append(TransferRow(*where, error="; ".join(dict.fromkeys(slot["errors"]))))
     return out
@@ -361,25 +332,3 @@ def unfinished_rows(runs: list[Run]) -> list[Unfinished]:
     return [
         Unfinished(r.path.name, r.env, r.algo, r.breaker, r.note) for r in runs if not r.finished
     ]
-
-
-# -- the whole report -----------------------------------------------------------------------
-@dataclasses.dataclass(frozen=True)
-class Report:
-    """Everything a report shows, in ``report.json``'s order; the hidden fields are what the
-    renderers need beyond the rows (the groups' learning curves, the write-up's table)."""
-
-    runs_dir: str
-    rows: list[ResultRow]
-    executions: list[ExecutionRow]  # greedy and sampled, where the runs recorded both
-    dial: list[DialLine]  # breakers along a symmetry dial, where the runs span one
-    contrasts: list[DialContrast]  # rank against each other fix along the dial, paired
-    writeup: list[WriteupEntry]  # only the write-up's rows our runs include
-    transfer: list[TransferRow]
-    analysis: list[AnalysisRow]
-    cost: CostSummary | None
-    not_finished: list[Unfinished]
-    notes: list[str]
-    directories: int = dataclasses.field(metadata=HIDDEN)  # run directories read
-    groups: dict[tuple[str, str, str], Group] = dataclasses.field(metadata=HIDDEN)
-    reference: Reference = dataclasses.field(metadata=HIDDEN)

@@ -17,13 +17,13 @@ import pandas as pd
 import yaml
 
 from diamond_marl.analysis import summary as analysis_summary
+from diamond_marl.bench.contrasts_spec import EXECUTIONS
 from diamond_marl.bench.stats import Estimate, bootstrap_ci
 from diamond_marl.breaker_names import breaker_order
 from diamond_marl.env_names import SUCCESS_METRICS
 from diamond_marl.errors import ConfigError
 
 RATE_METRICS = SUCCESS_METRICS
-EXECUTIONS = ("greedy", "sampled")  # the readouts every evaluation records (networks.acting)
 _SEED_KEYS = {"seed", "return", "episode_length", *EXECUTIONS}
 _RUN_MARKERS = ("config.yaml", "summary.json", "cell.json", "metrics.csv", "checkpoints")
 

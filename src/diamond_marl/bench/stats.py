@@ -11,25 +11,33 @@ Samples may be given as one 1-D array (one task), a list/tuple or mapping of 1-D
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import NamedTuple
 
 import numpy as np
 
 Samples = np.ndarray | Sequence | Mapping
 
 
-class Estimate(NamedTuple):
-    """A point estimate with its bootstrap confidence interval."""
+@dataclasses.dataclass(frozen=True)
+class Estimate:
+    """A point estimate over seeds with its 95% bootstrap interval: the report's one number
+    type (a score's IQM, a difference, a probability). ``report.json`` stores it as
+    ``{value, ci_low, ci_high, seeds}``."""
 
     value: float
-    low: float
-    high: float
+    low: float = dataclasses.field(metadata={"key": "ci_low"})
+    high: float = dataclasses.field(metadata={"key": "ci_high"})
+    seeds: int = 0  # how many seeds it is computed from (per side, for a comparison)
 
     def contains(self, x: float) -> bool:
         return bool(self.low <= x <= self.high)
+
+    def scaled(self, k: float) -> Estimate:
+        """The same estimate in another unit (``k * value``, ...; e.g. rates in percent)."""
+        return Estimate(k * self.value, k * self.low, k * self.high, self.seeds)
 
 
 def iqm(x: Samples, axis: int | None = None) -> np.ndarray | float:
@@ -107,9 +115,10 @@ def bootstrap_ci(
     """``stat`` of the pooled scores with a stratified-bootstrap percentile interval."""
     tasks = _tasks(samples_by_task)
     rng = np.random.default_rng(seed)
-    value = float(stat(np.concatenate(tasks)))
+    pooled = np.concatenate(tasks)
+    value = float(stat(pooled))
     boot = _apply(stat, _resample(tasks, reps, rng))
-    return Estimate(value, *_interval(boot, conf))
+    return Estimate(value, *_interval(boot, conf), seeds=pooled.size)
 
 
 def _paired_tasks(x: Samples, y: Samples) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -146,7 +155,7 @@ def prob_improvement(
         eq = ra[:, :, None] == rb[:, None, :]
         per_task.append((gt + 0.5 * eq).mean(axis=(1, 2)))
     boot = np.mean(per_task, axis=0)
-    return Estimate(value, *_interval(boot, conf))
+    return Estimate(value, *_interval(boot, conf), seeds=sum(a.size for a in xs))
 
 
 def difference_ci(
@@ -166,18 +175,28 @@ def difference_ci(
     value = float(stat(np.concatenate(xs))) - float(stat(np.concatenate(ys)))
     bx = _apply(stat, _resample(xs, reps, rng))
     by = _apply(stat, _resample(ys, reps, rng))
-    return Estimate(value, *_interval(bx - by, conf))
+    return Estimate(value, *_interval(bx - by, conf), seeds=sum(a.size for a in xs))
 
 
-class Paired(NamedTuple):
-    """x - y seed by seed, over the seed indices both have."""
+@dataclasses.dataclass(frozen=True)
+class Difference:
+    """x minus y, two groups of seeds: the report's one comparison type.
 
+    ``iqm``: IQM(x) - IQM(y) over all seeds of each, x and y resampled independently;
+    ``p_improvement``: P(a seed of x beats a seed of y). Then seed by seed over the seed
+    indices both have (``seeds``, ``diffs`` = x[s] - y[s]): the mean difference with a
+    percentile-bootstrap interval over seeds (None with fewer than 2 shared seeds), how many
+    seeds are higher / lower, and the exact two-sided sign test over the untied ones.
+    """
+
+    iqm: Estimate
+    p_improvement: Estimate
     seeds: tuple[int, ...]
-    diffs: np.ndarray  # (seeds,) x[s] - y[s]
-    mean: Estimate  # mean difference, percentile-bootstrap interval over seeds
-    better: int  # seeds with x > y
-    worse: int  # seeds with x < y
-    sign_p: float  # exact two-sided sign test over the untied seeds
+    diffs: tuple[float, ...]
+    mean: Estimate | None
+    better: int  # shared seeds with x > y
+    worse: int  # shared seeds with x < y
+    sign_p: float
 
 
 def sign_test(better: int, worse: int) -> float:
@@ -189,27 +208,34 @@ def sign_test(better: int, worse: int) -> float:
     return float(min(1.0, 2 * tail))
 
 
-def paired_difference(
+def compare(
     x: Mapping[int, float],
     y: Mapping[int, float],
     reps: int = 2000,
     conf: float = 0.95,
     seed: int = 0,
-) -> Paired | None:
-    """Per-seed differences ``x[s] - y[s]`` for the seed indices in both (None if fewer than 2).
+) -> Difference:
+    """``x - y`` for two ``{seed: score}`` maps (each non-empty), unpaired and paired by seed.
 
-    Meaningful when seed ``s`` of both runs used the same random keys (common random numbers:
-    ``diamond-marl`` derives every key of seed ``s`` from ``PRNGKey(s)`` whatever the breaker),
-    so a seed that is hard for one breaker tends to be hard for the other and the pairing
-    removes that shared part of the spread.
+    The pairing is meaningful when seed ``s`` of both runs used the same random keys (common
+    random numbers: ``diamond-marl`` derives every key of seed ``s`` from ``PRNGKey(s)``
+    whatever the breaker), so a seed that is hard for one breaker tends to be hard for the
+    other and the pairing removes that shared part of the spread.
     """
+    xs = np.array([float(x[s]) for s in sorted(x)])
+    ys = np.array([float(y[s]) for s in sorted(y)])
+    iqm_diff = difference_ci(xs, ys, reps=reps, conf=conf, seed=seed)
+    p = prob_improvement(xs, ys, reps=reps, conf=conf, seed=seed)
     common = sorted(set(x) & set(y))
-    if len(common) < 2:
-        return None
     d = np.array([float(x[s]) - float(y[s]) for s in common])
-    mean = bootstrap_ci(d, stat=np.mean, reps=reps, conf=conf, seed=seed)
+    mean = None
+    if len(common) >= 2:
+        mean = bootstrap_ci(d, stat=np.mean, reps=reps, conf=conf, seed=seed)
     better, worse = int((d > 0).sum()), int((d < 0).sum())
-    return Paired(tuple(common), d, mean, better, worse, sign_test(better, worse))
+    diffs = tuple(float(v) for v in d)
+    return Difference(
+        iqm_diff, p, tuple(common), diffs, mean, better, worse, sign_test(better, worse)
+    )
 
 
 def mean_band(

@@ -27,6 +27,7 @@ from diamond_marl.analysis.summary import (  # JAX-free too
     DEFAULT_PICTURES,
     parse_attack_spec,
 )
+from diamond_marl.bench.contrasts_spec import Contrast, parse_contrasts
 from diamond_marl.breaker_names import BREAKERS
 from diamond_marl.env_names import env_modules, file_safe, parse_name
 from diamond_marl.errors import ConfigError
@@ -58,7 +59,9 @@ ENV_FAMILIES: dict[str, _EnvFamily] = {
     "jaxmarl": _EnvFamily(True, ("chunk",), (("chunk", 1),), "jaxmarl:MPE_simple_spread_v3"),
 }
 
-SUITE_KEYS = ("name", "description", "seeds", "steps", "defaults", "analyze", "experiments")
+SUITE_KEYS = (
+    "name", "description", "seeds", "steps", "defaults", "analyze", "experiments", "contrasts",
+)  # fmt: skip
 EXPERIMENT_KEYS = (
     "envs", "algos", "breakers", "seeds", "steps", "overrides", "transfer", "analyze", "tag",
     "memory_gb",
@@ -126,6 +129,8 @@ class Suite:
     description: str
     cells: tuple[Cell, ...]
     source: str  # the YAML text as given
+    # what the report sets against what (bench.contrasts_spec); not part of the fingerprint
+    contrasts: tuple[Contrast, ...] = ()
 
     def fingerprint(self) -> str:
         """Hash of the expanded cells: equal iff every cell would train and evaluate alike."""
@@ -182,7 +187,8 @@ def parse_suite(data: Any, default_name: str = "suite", source: str = "") -> Sui
                 )
             where[cell.id] = label
             cells.append(cell)
-    return Suite(name, str(data.get("description", "")), tuple(cells), source)
+    contrasts = parse_contrasts(data.get("contrasts"), {c.breaker for c in cells})
+    return Suite(name, str(data.get("description", "")), tuple(cells), source, contrasts)
 
 
 def _expand(

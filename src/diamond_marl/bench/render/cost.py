@@ -12,12 +12,14 @@ def section(doc: Doc, cost: CostSummary | None) -> None:
     if not cost:
         return
     doc.h(2, "Cost")
-    doc.p(
+    doc.p(f"Each breaker's network time over `none`'s (read from `{cost.source}`).")
+    doc.method(
+        "Cost",
         "Forward+backward (and forward alone) time of the agent network with each breaker "
         "over the same with `none`, from `benchmarks/attention_overhead.py` (medians of "
         f"back-to-back pairs; read from `{cost.source}`). Per agent: the forward+backward "
         "time of one batch divided by batch x N agents. A micro-benchmark of the network "
-        "alone, on the machine that ran it; training time also holds the environment."
+        "alone, on the machine that ran it; training time also holds the environment.",
     )
     if cost.comments:
         doc.ul(list(cost.comments))

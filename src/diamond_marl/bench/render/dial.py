@@ -1,16 +1,16 @@
 """The report's section "Symmetry dial": every breaker's final score along a dial (``tie`` or
 ``spawn`` of ``mpe:spread``), a figure per score (greedy and sampled execution side by side)
-a table per env x algo x dial, and the rank form against each other fix along it."""
+and a table per env x algo x dial. Contrasts between breakers along it are the suite's
+(``render.contrasts``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from diamond_marl.bench import plots
-from diamond_marl.bench.dial import CONTRASTED, DIALS, DialContrast, DialLine, DialPoint, Difference
+from diamond_marl.bench.dial import DIALS, DialLine, DialPoint
 from diamond_marl.bench.render import fmt
 from diamond_marl.bench.render.doc import Doc
-from diamond_marl.bench.rows import Interval
 from diamond_marl.bench.runs import EXECUTIONS, RATE_METRICS
 from diamond_marl.bench.stats import Estimate
 from diamond_marl.env_names import file_safe
@@ -27,23 +27,15 @@ _TEXT = (
     "return, each under its own execution (the `execution` column: greedy for all but "
     "`sampled`): mean [95% CI] (seeds better/worse)."
 )
-_CONTRAST_TEXT = (
-    f"`{CONTRASTED}` against each other fix, paired by seed at each setting: `{CONTRASTED}` "
-    "(greedy) minus the other breaker under its own execution, and minus `none` run "
-    "stochastically (`none`, sampled: stochastic execution alone). Mean [95% CI] (seeds "
-    f"where `{CONTRASTED}` scores higher/lower); a positive interval means `{CONTRASTED}` "
-    "does better."
-)
 
 
-def section(
-    doc: Doc, lines: list[DialLine], contrasts: list[DialContrast], plot_dir: Path
-) -> list[Path]:
+def section(doc: Doc, lines: list[DialLine], plot_dir: Path) -> list[Path]:
     """Tables and figures; returns the figures drawn into ``plot_dir``."""
     if not lines:
         return []
     doc.h(2, "Symmetry dial")
-    doc.p(_TEXT)
+    doc.p("Final scores along each symmetry dial, greedy and sampled execution.")
+    doc.method("Symmetry dial", _TEXT)
     by_dial: dict[tuple[str, str, str], list[DialLine]] = {}
     for line in lines:
         by_dial.setdefault((line.env, line.algo, line.dial), []).append(line)
@@ -57,14 +49,10 @@ def section(
                 doc.img(path, f"{env} · {algo}: final {name} along {dial}")
                 drawn.append(path)
         _table(doc, dial, group)
-        mine = [c for c in contrasts if (c.env, c.algo, c.dial) == (env, algo, dial)]
-        if mine:
-            doc.p(_CONTRAST_TEXT)
-            _contrast_tables(doc, dial, mine)
     return drawn
 
 
-def _readout(point: DialPoint, execution: str, name: str, metric: str) -> Interval | None:
+def _readout(point: DialPoint, execution: str, name: str, metric: str) -> Estimate | None:
     r = point.readouts
     if name == metric:
         return r.greedy if execution == "greedy" else r.sampled
@@ -84,8 +72,7 @@ def _figure(
             for p in line.points:
                 v = _readout(p, ex, name, metric)
                 if v is not None:
-                    est = Estimate(scale * v.iqm, scale * v.ci_low, scale * v.ci_high)
-                    points.append((p.value, est))
+                    points.append((p.value, v.scaled(scale)))
             per_breaker[line.breaker] = points
         panels.append((f"{ex} execution", per_breaker))
     colors = {line.breaker: f"C{i % 10}" for i, line in enumerate(group)}
@@ -95,13 +82,6 @@ def _figure(
     return plots.dial_plot(
         panels, plot_dir / f"dial-{slug}.png", title, DIALS[dial], ylabel, colors
     )
-
-
-def _difference(d: Difference | None, rate: bool) -> str:
-    if d is None:
-        return "-"
-    lo, hi = fmt.score(d.ci_low, rate, signed=True), fmt.score(d.ci_high, rate, signed=True)
-    return f"{fmt.score(d.mean, rate, signed=True)} [{lo}, {hi}] ({d.better}/{d.worse})"
 
 
 def _table(doc: Doc, dial: str, group: list[DialLine]) -> None:
@@ -115,7 +95,7 @@ def _table(doc: Doc, dial: str, group: list[DialLine]) -> None:
                 [f"`{line.breaker}`", f"{p.value:g}", r.execution,
                  fmt.cell(r.greedy, rate), fmt.cell(r.sampled, rate),
                  fmt.cell(r.greedy_return, False), fmt.cell(r.sampled_return, False),
-                 _difference(p.vs_none, rate), _difference(p.return_vs_none, False),
+                 fmt.difference(p.vs_none, rate), fmt.difference(p.return_vs_none, False),
                  str(r.seeds)]
             )  # fmt: skip
     header = [
@@ -124,20 +104,3 @@ def _table(doc: Doc, dial: str, group: list[DialLine]) -> None:
         "return - none (paired)", "seeds",
     ]  # fmt: skip
     doc.table(header, rows)
-
-
-def _contrast_tables(doc: Doc, dial: str, contrasts: list[DialContrast]) -> None:
-    """One table per score: a row per other fix, a column per dial value."""
-    metric = contrasts[0].metric
-    values = sorted({p.value for c in contrasts for p in c.points})
-    for name in (metric, "return"):
-        rate = name == metric and metric in RATE_METRICS
-        rows = []
-        for c in contrasts:
-            at = {p.value: (p.headline if name == metric else p.returns) for p in c.points}
-            label = f"`{c.other}`" + (", sampled" if c.execution == "sampled" else "")
-            rows.append(
-                [f"{CONTRASTED} - {label}"] + [_difference(at.get(v), rate) for v in values]
-            )
-        if any(cell != "-" for row in rows for cell in row[1:]):
-            doc.table([f"{name}: {CONTRASTED} minus"] + [f"{dial}={v:g}" for v in values], rows)

@@ -1,6 +1,8 @@
 """The report's page: one list of blocks (headings, paragraphs, lists, tables, images),
 rendered as Markdown (images linked) and as one self-contained HTML file (images embedded,
-nothing fetched from elsewhere)."""
+nothing fetched from elsewhere; inline Markdown, code, bold, italics and links, rendered).
+Method text is collected apart (``Doc.method``) and closes the page in one collapsible
+section."""
 
 from __future__ import annotations
 
@@ -17,7 +19,28 @@ th,td{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top
 th{background:#f3f3f3} tr:nth-child(even) td{background:#fafafa}
 img{max-width:100%;margin:.4em 0;border:1px solid #eee}
 code{background:#f3f3f3;padding:0 .2em}
+details{margin:1em 0} summary{cursor:pointer;font-weight:600}
 """
+_CODE = re.compile(r"`([^`]+)`")
+_LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+_ITALIC = re.compile(r"(?<![\w*])\*(?!\s)([^*]+?)(?<!\s)\*(?![\w*])")
+METHOD_TITLE = "How these numbers are computed"
+
+
+def inline(text: str) -> str:
+    """Inline Markdown as HTML: `code` (taken literally), **bold**, *italics*, [links](url);
+    everything else escaped."""
+    out = []
+    for i, part in enumerate(_CODE.split(str(text))):
+        if i % 2:
+            out.append(f"<code>{html.escape(part)}</code>")
+            continue
+        part = html.escape(part, quote=False)
+        part = _LINK.sub(lambda m: f'<a href="{m[2].replace(chr(34), "&quot;")}">{m[1]}</a>', part)
+        part = _BOLD.sub(r"<strong>\1</strong>", part)
+        out.append(_ITALIC.sub(r"<em>\1</em>", part))
+    return "".join(out)
 
 
 class Doc:
@@ -26,6 +49,7 @@ class Doc:
     def __init__(self, title: str) -> None:
         self.title = title
         self.blocks: list[tuple] = []
+        self.methods: list[tuple[str, str]] = []  # (section, text): the collapsible end
 
     def h(self, level: int, text: str) -> None:
         self.blocks.append(("h", level, text))
@@ -44,9 +68,18 @@ class Doc:
         if path is not None:
             self.blocks.append(("img", path, " ".join(alt.split())))
 
+    def method(self, section: str, text: str) -> None:
+        """How a section's numbers are made: shown once, at the end, folded."""
+        self.methods.append((section, text))
+
+    def _details(self) -> list[tuple]:
+        if not self.methods:
+            return []
+        return [("details", METHOD_TITLE, self.methods)]
+
     def markdown(self, base: Path) -> str:
         out = [f"# {self.title}", ""]
-        for kind, *rest in self.blocks:
+        for kind, *rest in self.blocks + self._details():
             if kind == "h":
                 out += ["#" * rest[0] + " " + rest[1], ""]
             elif kind == "p":
@@ -63,19 +96,21 @@ class Doc:
                 out += [line(r) for r in rows] + [""]
             elif kind == "img":
                 out += [f"![{rest[1]}]({rest[0].relative_to(base).as_posix()})", ""]
+            elif kind == "details":
+                out += [f"## {rest[0]}", "", "<details><summary>Show</summary>", ""]
+                for section, text in rest[1]:
+                    out += [f"**{section}.** {text}", ""]
+                out += ["</details>", ""]
         return "\n".join(out)
 
     def html(self) -> str:
-        def inline(text: str) -> str:
-            return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(str(text)))
-
         out = [
             "<!DOCTYPE html>",
             '<html lang="en"><head><meta charset="utf-8">',
             f"<title>{html.escape(self.title)}</title><style>{_CSS}</style></head><body>",
             f"<h1>{html.escape(self.title)}</h1>",
         ]
-        for kind, *rest in self.blocks:
+        for kind, *rest in self.blocks + self._details():
             if kind == "h":
                 out.append(f"<h{rest[0]}>{inline(rest[1])}</h{rest[0]}>")
             elif kind == "p":
@@ -93,5 +128,10 @@ class Doc:
                 data = base64.b64encode(rest[0].read_bytes()).decode("ascii")
                 alt = html.escape(rest[1], quote=True)
                 out.append(f'<div><img alt="{alt}" src="data:image/png;base64,{data}"></div>')
+            elif kind == "details":
+                paras = "".join(
+                    f"<p><strong>{inline(t)}.</strong> {inline(x)}</p>" for t, x in rest[1]
+                )
+                out.append(f"<details><summary>{html.escape(rest[0])}</summary>{paras}</details>")
         out.append("</body></html>")
         return "\n".join(out)

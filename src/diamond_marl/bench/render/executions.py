@@ -10,7 +10,6 @@ from diamond_marl.bench.render import fmt
 from diamond_marl.bench.render.doc import Doc
 from diamond_marl.bench.rows import ExecutionRow
 from diamond_marl.bench.runs import RATE_METRICS, Group
-from diamond_marl.bench.stats import Estimate
 from diamond_marl.env_names import file_safe
 
 _TEXT = (
@@ -31,7 +30,8 @@ def section(
     if not rows:
         return []
     doc.h(2, "Greedy and sampled execution")
-    doc.p(_TEXT)
+    doc.p("Every breaker's final score under both executions, on the same evaluation episodes.")
+    doc.method("Greedy and sampled execution", _TEXT)
     by_pair: dict[tuple[str, str], list[ExecutionRow]] = {}
     for r in rows:
         by_pair.setdefault((r.env, r.algo), []).append(r)
@@ -85,8 +85,7 @@ def _figure(
                 continue
             label = f"{r.breaker} · {ex}"
             values = [scale * v for _, v in sorted(g.readout(ex, metric).items())]
-            estimate = Estimate(scale * est.iqm, scale * est.ci_low, scale * est.ci_high)
-            points.append((label, estimate, values))
+            points.append((label, est.scaled(scale), values))
             colors[label] = f"C{i % 10}"
     title = f"{env} · {algo}\nfinal {metric}, greedy and sampled execution: IQM, 95% CI"
     ylabel = f"{metric} (%)" if scale != 1.0 else metric

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 
-from diamond_marl.bench.rows import Report, to_json
+from diamond_marl.bench.collect import Report
+from diamond_marl.bench.rows import to_json
 from diamond_marl.bench.runs import Group
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from diamond_marl.bench.stats import Estimate
+from diamond_marl.bench.stats import Difference, Estimate
 
 
 def num(v: float, rate: bool) -> str:
@@ -19,14 +19,19 @@ def estimate(est: Estimate, rate: bool, unit: bool = True) -> str:
     return f"{num(est.value, rate)}{pct} [{num(est.low, rate)}, {num(est.high, rate)}]"
 
 
-def interval(iqm: float, low: float, high: float, rate: bool) -> str:
-    return estimate(Estimate(iqm, low, high), rate)
+def cell(v: Estimate | None, rate: bool) -> str:
+    """An estimate as ``value [low, high]``, or ``-`` when it was not recorded."""
+    return "-" if v is None else estimate(v, rate)
 
 
-def cell(v: Any, rate: bool) -> str:
-    """An ``Interval`` row field (``iqm``, ``ci_low``, ``ci_high``) as ``iqm [low, high]``, or
-    ``-`` when it was not recorded."""
-    return "-" if v is None else interval(v.iqm, v.ci_low, v.ci_high, rate)
+def difference(d: Difference | None, rate: bool) -> str:
+    """A paired difference: ``mean [low, high] (better/worse)``, rates in points; ``-`` when
+    there is none or fewer than 2 seeds pair."""
+    if d is None or d.mean is None:
+        return "-"
+    m = d.mean
+    lo, hi = score(m.low, rate, signed=True), score(m.high, rate, signed=True)
+    return f"{score(m.value, rate, signed=True)} [{lo}, {hi}] ({d.better}/{d.worse})"
 
 
 def duration(s: float | None) -> str:

@@ -1,12 +1,14 @@
-"""The report's page: its sections in order, from the typed report to one ``Doc``."""
+"""The report's page: its sections in order, from the typed report to one ``Doc``: the
+summary of the suite's contrasts first, then their tables, the write-up's table (for suites
+that ask for it) and the results; how the numbers are made closes it, folded."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from diamond_marl.bench.render import cost, dial, executions, results, roles, writeup
+from diamond_marl.bench.collect import Report
+from diamond_marl.bench.render import contrasts, cost, dial, executions, results, roles, writeup
 from diamond_marl.bench.render.doc import Doc
-from diamond_marl.bench.rows import Report
 
 TITLE = "diamond-marl benchmark report"
 _STATS_TEXT = (
@@ -31,11 +33,14 @@ def page(report: Report, out: Path, plot_dir: Path) -> tuple[Doc, list[Path]]:
         f"Runs read from `{report.runs_dir}`: {report.directories} directories, "
         f"{finished} finished."
     )
-    doc.p(_STATS_TEXT)
-    writeup.section(doc, report.writeup, report.reference)
+    doc.method("Statistics", _STATS_TEXT)
+    contrasts.summary(doc, report.contrasts)
+    contrasts.section(doc, report.contrasts)
+    forms = tuple(dict.fromkeys(c.breaker.breaker for c in report.spec if c.writeup))
+    writeup.section(doc, report.writeup, report.reference, forms)
     drawn = results.section(doc, report.rows, report.groups, plot_dir)
     drawn += executions.section(doc, report.executions, report.groups, plot_dir)
-    drawn += dial.section(doc, report.dial, report.contrasts, plot_dir)
+    drawn += dial.section(doc, report.dial, plot_dir)
     results.transfer_section(doc, report.transfer)
     roles.section(doc, report.analysis, out)
     cost.section(doc, report.cost)

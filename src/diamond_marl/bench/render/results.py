@@ -10,7 +10,6 @@ from diamond_marl.bench.render import fmt
 from diamond_marl.bench.render.doc import Doc
 from diamond_marl.bench.rows import ResultRow, TransferRow
 from diamond_marl.bench.runs import RATE_METRICS, Group
-from diamond_marl.bench.stats import Estimate
 from diamond_marl.breaker_names import LOGIT_NOISE, base_name
 from diamond_marl.env_names import file_safe
 
@@ -39,18 +38,18 @@ def _table(doc: Doc, pair_rows: list[ResultRow]) -> None:
     table = []
     for r in pair_rows:
         p, ret = r.p_beats_none, r.final_return
-        ret_text = "-" if ret is None else fmt.interval(ret.iqm, ret.ci_low, ret.ci_high, False)
+        ret_text = fmt.cell(ret, False)
         table.append(
             [
                 f"`{r.breaker}`",
-                fmt.interval(r.iqm, r.ci_low, r.ci_high, rate),
+                fmt.estimate(r.score, rate),
                 fmt.num(r.mean, rate),
                 ", ".join(fmt.num(v, rate) for v in r.seed_values.values()),
                 *([ret_text] if with_return else []),
                 " / ".join(f"{s:,}" for s in r.all_env_steps) or "-",
                 fmt.duration(r.wall_s),
                 "-" if r.env_sps is None else f"{r.env_sps:,.0f}",
-                "-" if p is None else f"{p.value:.2f} [{p.ci_low:.2f}, {p.ci_high:.2f}]",
+                "-" if p is None else f"{p.value:.2f} [{p.low:.2f}, {p.high:.2f}]",
             ]
         )
     unit = " (%)" if rate else ""
@@ -72,7 +71,7 @@ def _figures(
     slug = f"{file_safe(env)}-{algo}"
     colors = {g.breaker: f"C{i % 10}" for i, g in enumerate(pair)}
     final = [
-        (r.breaker, Estimate(scale * r.iqm, scale * r.ci_low, scale * r.ci_high), scale * g.scores)
+        (r.breaker, r.score.scaled(scale), scale * g.scores)
         for r, g in zip(rows, pair, strict=True)
     ]
     title = f"{env} · {algo}\nfinal {metric}: IQM and 95% CI over seeds"
@@ -111,8 +110,8 @@ def transfer_section(doc: Doc, transfer: list[TransferRow]) -> None:
             result, metric, seeds = f"cannot run: {t.error}", "-", "-"
         else:
             s = t.score
-            result = fmt.interval(s.iqm, s.ci_low, s.ci_high, s.metric in RATE_METRICS)
-            metric, seeds = s.metric, s.seeds
+            result = fmt.estimate(s, t.metric in RATE_METRICS)
+            metric, seeds = t.metric, s.seeds
         row = [f"`{t.trained_on}`", t.algo, f"`{t.breaker}`", f"`{t.eval_env}`"]
         rows.append(row + [metric, result, str(seeds)])
     header = ["trained on", "algo", "breaker", "evaluated on", "metric", "IQM [95% CI]", "seeds"]

@@ -29,7 +29,8 @@ def section(doc: Doc, rows: list[AnalysisRow], out: Path) -> None:
     if not rows:
         return
     doc.h(2, "Role analysis")
-    doc.p(_TEXT)
+    doc.p("How the agents split into roles, and what one misbehaving agent costs the team.")
+    doc.method("Role analysis", _TEXT)
     by_pair: dict[tuple[str, str], list[AnalysisRow]] = {}
     for r in rows:
         by_pair.setdefault((r.env, r.algo), []).append(r)
