@@ -49,7 +49,7 @@ class Contrast:
 
 
 def parse_side(text: Any, where: str) -> Side:
-    """``rank`` -> Side("rank"); ``none@sampled`` -> Side("none", "sampled")."""
+    """``agent_id`` -> Side("agent_id"); ``none@sampled`` -> Side("none", "sampled")."""
     if not isinstance(text, str) or not text:
         raise ConfigError(f"{where} must be a breaker name (or name@execution), got {text!r}")
     name, at, execution = text.partition("@")
