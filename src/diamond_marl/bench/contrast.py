@@ -67,12 +67,12 @@ def contrast_rows(groups: Groups, contrasts: tuple[Contrast, ...]) -> list[Contr
     """Every entry's breaker against each of its sides, in the suite's order; a side that
     ran nowhere beside the breaker gives a row without cells."""
     pairs = list(dict.fromkeys((env, algo) for env, algo, _ in groups))
+    own = {g.breaker: g.execution for g in groups.values()}  # each breaker's own execution
     out = []
     for c in contrasts:
         for other in c.against:
             cells = [_cell(groups, env, algo, c.breaker, other) for env, algo in pairs]
             found = [cell for cell in cells if cell is not None]
-            own = {g.breaker: g.execution for g in groups.values()}
             out.append(
                 ContrastRow(
                     c.breaker.label, other.label,
