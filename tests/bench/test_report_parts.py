@@ -105,3 +105,28 @@ def test_an_unwritable_report_folder_is_one_line_and_status_2(games_only, tmp_pa
     err = capsys.readouterr().err
     assert f"report folder {out}: cannot create this directory" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_inline_markdown_renders_as_html():
+    from diamond_marl.bench.render.doc import inline
+
+    text = "the **sampled execution** of `a**b*c` (*greedy*), [docs](x.md?a=1&b=2) <i> 2 * 3"
+    assert inline(text) == (
+        "the <strong>sampled execution</strong> of <code>a**b*c</code> (<em>greedy</em>), "
+        '<a href="x.md?a=1&amp;b=2">docs</a> &lt;i&gt; 2 * 3'
+    )
+
+
+@pytest.mark.skipif(not (REPO / "docs" / "results" / "paper").is_dir(), reason="no results")
+def test_the_page_leads_with_results_and_folds_the_method(tmp_path):
+    paper = REPO / "docs" / "results" / "paper"  # the run that recorded both executions
+    shutil.copyfile(paper / "suite.yaml", tmp_path / "suite.yaml")
+    for cell in ("smax-3m__qmix__none", "smax-3m__qmix__rank"):
+        shutil.copytree(paper / cell, tmp_path / cell)
+    written = write_report(tmp_path, tmp_path / "page", cost=False)
+    md, page = written["report.md"].read_text(), written["report.html"].read_text()
+    assert md.index("## Summary") < md.index("## Results") < md.index("<details>")
+    assert md.index("<details>") < md.index("**Statistics.** Each number is the final")
+    assert "<details><summary>How these numbers are computed</summary>" in page
+    assert "**" not in page
+    assert "under <strong>sampled execution</strong>" in page
