@@ -65,7 +65,7 @@ def load_reference(path: Path | None = None) -> Reference:
 
 
 @dataclasses.dataclass(frozen=True)
-class Improvement:
+class Reading:
     """A form minus our vanilla (``difference``, in the metric's units) with the write-up's
     reading of it: the verdict from the IQM difference's interval, where their claimed gain
     falls, and whether both rates sit at 0 (then the return's difference says more)."""
@@ -89,12 +89,12 @@ class WriteupEntry:
     their_gain_pp: float
     metric: str
     ours: dict[str, Estimate]  # breaker -> score, for our vanilla and each form we ran
-    improvement: dict[str, Improvement]  # form -> difference to our vanilla
+    improvement: dict[str, Reading]  # form -> difference to our vanilla
     # the same under sampled execution (breaker -> score, incl. the stochastic baseline's own)
     ours_sampled: dict[str, Estimate] = dataclasses.field(default_factory=dict)
-    improvement_sampled: dict[str, Improvement] = dataclasses.field(default_factory=dict)
+    improvement_sampled: dict[str, Reading] = dataclasses.field(default_factory=dict)
     # form (its own execution) -> difference to the stochastic-execution baseline
-    vs_stochastic: dict[str, Improvement] = dataclasses.field(default_factory=dict)
+    vs_stochastic: dict[str, Reading] = dataclasses.field(default_factory=dict)
     # where that baseline comes from: "cell" (a stochastic cell ran) or "<vanilla> sampled"
     # (the vanilla cell's sampled readout: the same policy, when the stochastic breaker
     # trains exactly as vanilla)
@@ -181,7 +181,7 @@ def _score(values: dict[int, float]) -> Estimate:
     return bootstrap_ci([values[s] for s in sorted(values)])
 
 
-def _improvement(g: Group, x: Seeds, y: Seeds, gain: float) -> Improvement:
+def _improvement(g: Group, x: Seeds, y: Seeds, gain: float) -> Reading:
     """``x`` minus ``y`` (seeds of ``g``'s metric): the difference, verdict, floor."""
     (xs, x_ret), (ys, y_ret) = x, y
     diff = compare(xs, ys)
@@ -195,4 +195,4 @@ def _improvement(g: Group, x: Seeds, y: Seeds, gain: float) -> Improvement:
     return_diff = None
     if floor and set(x_ret) == set(xs) and set(y_ret) == set(ys):
         return_diff = compare(x_ret, y_ret)
-    return Improvement(diff, verdict(d), where, floor, return_diff)
+    return Reading(diff, verdict(d), where, floor, return_diff)

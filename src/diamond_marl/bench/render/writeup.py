@@ -9,7 +9,7 @@ from diamond_marl.bench.render import fmt
 from diamond_marl.bench.render.doc import Doc
 from diamond_marl.bench.runs import RATE_METRICS
 from diamond_marl.bench.stats import Estimate
-from diamond_marl.bench.writeup import Improvement, Reference, WriteupEntry
+from diamond_marl.bench.writeup import Reading, Reference, WriteupEntry
 
 _METHOD = (
     "Ours: IQM [95% CI] over seeds of the final evaluation, on the environment named in the "
@@ -84,7 +84,7 @@ def _in_units(entry: WriteupEntry, est: Estimate) -> tuple[Estimate, str]:
     return est, entry.metric
 
 
-def _improvements(entry: WriteupEntry, improvement: dict[str, Improvement], forms: tuple) -> str:
+def _improvements(entry: WriteupEntry, improvement: dict[str, Reading], forms: tuple) -> str:
     parts = []
     for b in forms:
         i = improvement.get(b)
@@ -174,7 +174,7 @@ def _stochastic_sentence(entry: WriteupEntry, forms: tuple[str, ...]) -> str:
     return f"{entry.benchmark} ({entry.env}): " + ", ".join(parts) + "."
 
 
-def _execution_only(entry: WriteupEntry, breaker: str, alone: Improvement) -> str:
+def _execution_only(entry: WriteupEntry, breaker: str, alone: Reading) -> str:
     """Words for a gain over vanilla that randomness at execution explains, if it is one
     (``alone``: the breaker against stochastic execution alone)."""
     own, sampled = entry.improvement.get(breaker), entry.improvement_sampled.get(breaker)
@@ -203,7 +203,7 @@ def sentence(entry: WriteupEntry, algo: str, ref: Reference, forms: tuple[str, .
     return f"{entry.benchmark} ({entry.env}): " + ", ".join(parts) + "."
 
 
-def _clause(breaker: str, imp: Improvement, entry: WriteupEntry, ref: Reference) -> str:
+def _clause(breaker: str, imp: Reading, entry: WriteupEntry, ref: Reference) -> str:
     if imp.floor:
         text = (
             f"{breaker} cannot decide (neither it nor vanilla scored above 0% on any seed "
