@@ -28,6 +28,16 @@ with every agent at one point with probability p, and as without it otherwise: t
 episodes in which a deterministic shared policy is trapped, the symmetry dial of
 ``suites/symmetry.yaml``.
 
+Fleets (not in jaxmarl): ``sense=K`` gives each agent the tokens of its K nearest peers and
+its K nearest landmarks only (``envs.sensing``; at most N - 1 peers and M landmarks), so
+E = 1 + min(K, N-1) + min(K, M) stays fixed as N grows, and the flat ``obs`` becomes the
+tokens flattened, (N, E x F). ``density=D`` grows the arena with the team: agents and
+landmarks start uniformly in a square of side sqrt(N / D), so a policy meets the same local
+world at any N (today's arena, side 2, is density N / 4); the self token's position is then
+given in units of the half side, in [-1, 1] as today. Neither option changes anything when
+absent. The cost of a step grows as N^2 (every pair of agents for contacts, and for sensing;
+N x M landmark distances for the reward); at N = 10,000 that is 10^8 pair distances.
+
 Success (``spec.success_metric = "coverage"``): ``extras["won"]`` on the final step is the
 fraction of landmarks with an agent centre within ``COVER_DISTANCE`` = 0.1 of them, the
 "occupied landmarks" of the original MPE's ``benchmark_data`` divided by M; 0 on other steps.
@@ -41,8 +51,9 @@ Timestep fields:
   (QMIX) trained at one N does not run at another, but neither is needed to act;
 - ``action_mask``: all True.
 
-Entity tokens, E = N + M, F = ``ENTITY_DIM`` = 6 (independent of N and M), ``entity_mask``
-all True (every agent and landmark is seen, as in jaxmarl's observation):
+Entity tokens, E = N + M (with ``sense=K``: 1 + min(K, N-1) + min(K, M), nearest first), F =
+``ENTITY_DIM`` = 6 (independent of N and M), ``entity_mask`` all True (every agent and
+landmark is seen, as in jaxmarl's observation, or the nearest ones with ``sense``):
 - token 0, SELF: features 2-3 own velocity, 4-5 own position;
 - tokens 1..N-1, PEER: features 0-1 the peer's position minus the agent's (``entity_agent`` =
   the peer's index, so rank draws reach the right token);
@@ -52,13 +63,17 @@ Other features are 0. ``action_entity`` is -1 for every action.
 
 from __future__ import annotations
 
+import math
+
 import chex
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
 
 from diamond_marl.envs import registry
 from diamond_marl.envs.base import Env
+from diamond_marl.envs.sensing import nearest
 from diamond_marl.envs.tokens import peer_index, team_tables
 from diamond_marl.envs.types import EntityKind, EnvSpec, TimeStep
 from diamond_marl.errors import ConfigError, allowed
@@ -149,6 +164,8 @@ class MpeSpread(Env):
         landmarks: int | None = None,
         spawn: float | None = None,
         tie: float | None = None,
+        sense: int | None = None,
+        density: float | None = None,
     ) -> None:
         m = n if landmarks is None else landmarks
         if n < 2:
@@ -159,16 +176,30 @@ class MpeSpread(Env):
             raise ConfigError(f"mpe:spread: spawn={spawn} is impossible; allowed: spawn >= 0")
         if tie is not None and not 0 <= tie <= 1:
             raise ConfigError(f"mpe:spread: tie={tie:g} is impossible; allowed: 0 <= tie <= 1")
+        if sense is not None and not 1 <= sense <= max(n - 1, m):
+            raise ConfigError(
+                f"mpe:spread: sense={sense} is impossible with n={n}, landmarks={m}; allowed: "
+                f"1 <= sense <= {max(n - 1, m)} (the most peers or landmarks there are to see)"
+            )
+        if density is not None and not density > 0:
+            raise ConfigError(f"mpe:spread: density={density:g} is impossible; allowed: > 0")
         self.n, self.m, self.spawn, self.tie = n, m, spawn, tie
+        self.sense, self.density = sense, density
+        # half the arena's side: agents and landmarks start in [-half, half]^2
+        self.half = SPAWN_HALF_WIDTH if density is None else math.sqrt(n / density) / 2
         name = f"mpe:spread,n={n}" + ("" if m == n else f",landmarks={m}")
         name += "" if spawn is None else f",spawn={spawn:g}"
         name += "" if tie is None else f",tie={tie:g}"
+        name += "" if sense is None else f",sense={sense}"
+        name += "" if density is None else f",density={density:g}"
+        self.seen = (n - 1, m) if sense is None else (min(sense, n - 1), min(sense, m))
+        e = 1 + sum(self.seen)
         self.spec = EnvSpec(
             name=name,
             num_agents=n,
             num_actions=NUM_ACTIONS,
-            obs_dim=4 * n + 2 * m,
-            num_entities=n + m,
+            obs_dim=4 * n + 2 * m if sense is None else e * ENTITY_DIM,
+            num_entities=e,
             entity_dim=ENTITY_DIM,
             state_dim=4 * n + 2 * m + 1,
             max_steps=TIME_LIMIT + 1,
@@ -181,7 +212,11 @@ class MpeSpread(Env):
             ),
         )
         self._peers = peer_index(n)  # (N, N-1)
-        agent, kinds = team_tables(n, m, EntityKind.TASK)
+        agent, kinds = team_tables(n, m, EntityKind.TASK)  # (N, N + M) each
+        if sense is not None:  # [self, kp nearest peers, km nearest landmarks]
+            kp, km = self.seen
+            kinds = np.concatenate([kinds[:, :1], kinds[:, 1 : 1 + kp], kinds[:, n : n + km]], 1)
+            agent = None  # the nearest peers change every step: named in ``_timestep``
         self._token_agent, self._token_kind = agent, kinds  # (N, E) each
 
     # API -------------------------------------------------------------------------------
@@ -192,7 +227,7 @@ class MpeSpread(Env):
             agent_pos=self._spawn_agents(agent_key),
             agent_vel=jnp.zeros((self.n, 2), jnp.float32),
             landmark_pos=jax.random.uniform(
-                landmark_key, (self.m, 2), minval=-SPAWN_HALF_WIDTH, maxval=SPAWN_HALF_WIDTH
+                landmark_key, (self.m, 2), minval=-self.half, maxval=self.half
             ),
             t=jnp.zeros((), jnp.int32),
         )
@@ -225,13 +260,9 @@ class MpeSpread(Env):
 
     def _draw_agents(self, key: chex.PRNGKey) -> chex.Array:
         if self.spawn is None:
-            return jax.random.uniform(
-                key, (self.n, 2), minval=-SPAWN_HALF_WIDTH, maxval=SPAWN_HALF_WIDTH
-            )
+            return jax.random.uniform(key, (self.n, 2), minval=-self.half, maxval=self.half)
         centre_key, radius_key, angle_key = jax.random.split(key, 3)
-        centre = jax.random.uniform(
-            centre_key, (2,), minval=-SPAWN_HALF_WIDTH, maxval=SPAWN_HALF_WIDTH
-        )
+        centre = jax.random.uniform(centre_key, (2,), minval=-self.half, maxval=self.half)
         radius = self.spawn * jnp.sqrt(jax.random.uniform(radius_key, (self.n,)))  # (N,)
         angle = jax.random.uniform(angle_key, (self.n,), maxval=2 * jnp.pi)  # (N,)
         offset = jnp.stack([jnp.cos(angle), jnp.sin(angle)], axis=-1)  # (N, 2)
@@ -245,6 +276,8 @@ class MpeSpread(Env):
     def _timestep(self, state: MpeState, reward: chex.Array, done: chex.Array) -> TimeStep:
         n, m = self.n, self.m
         pos, vel, marks = state.agent_pos, state.agent_vel, state.landmark_pos
+        if self.sense is not None:
+            return self._sensed_timestep(state, reward, done)
         peer_rel = pos[self._peers] - pos[:, None, :]  # (N, N-1, 2)
         mark_rel = marks[None, :, :] - pos[:, None, :]  # (N, M, 2)
         obs = jnp.concatenate(
@@ -257,10 +290,34 @@ class MpeSpread(Env):
             ],
             axis=-1,
         )  # (N, 4N + 2M)
+        entities = self._tokens(vel, pos / self.half, peer_rel, mark_rel)  # (N, E, F)
+        return self._pack(state, obs, entities, jnp.asarray(self._token_agent), reward, done)
+
+    def _sensed_timestep(self, state: MpeState, reward: chex.Array, done: chex.Array) -> TimeStep:
+        """``sense=K``: the K nearest peers and landmarks of each agent, nearest first."""
+        n, (kp, km) = self.n, self.seen
+        pos, vel = state.agent_pos, state.agent_vel
+        peer_idx, peer_rel = nearest(pos, pos, kp, exclude_self=True)  # (N, kp), (N, kp, 2)
+        _, mark_rel = nearest(pos, state.landmark_pos, km)  # (N, km, 2)
+        scaled = pos / self.half  # the self token's position in units of the half side
+        entities = self._tokens(vel, scaled, peer_rel, mark_rel)  # (N, E, F)
+        own = jnp.arange(n, dtype=jnp.int32)[:, None]  # (N, 1)
+        agent = jnp.concatenate([own, peer_idx, jnp.full((n, km), -1, jnp.int32)], axis=1)
+        obs = entities.reshape(n, -1)  # (N, E x F)
+        return self._pack(state, obs, entities, agent, reward, done)
+
+    @staticmethod
+    def _tokens(vel, pos, peer_rel, mark_rel) -> chex.Array:
+        """(N, E, F): [self (0, 0, vel, pos), peers (rel, 0...), landmarks (rel, 0...)]."""
+        n = pos.shape[0]
         self_token = jnp.concatenate([jnp.zeros((n, 2)), vel, pos], axis=-1)  # (N, F)
         rel = jnp.concatenate([peer_rel, mark_rel], axis=1)  # (N, E-1, 2)
         others = jnp.pad(rel, ((0, 0), (0, 0), (0, ENTITY_DIM - 2)))  # (N, E-1, F)
-        entities = jnp.concatenate([self_token[:, None], others], axis=1)  # (N, E, F)
+        return jnp.concatenate([self_token[:, None], others], axis=1)  # (N, E, F)
+
+    def _pack(self, state, obs, entities, agent, reward, done) -> TimeStep:
+        n, e = self.n, self.spec.num_entities
+        pos, vel, marks = state.agent_pos, state.agent_vel, state.landmark_pos
         elapsed = (state.t / (TIME_LIMIT + 1)).astype(jnp.float32)[None]  # (1,)
         global_state = jnp.concatenate(
             [pos.reshape(-1), vel.reshape(-1), marks.reshape(-1), elapsed]
@@ -269,9 +326,9 @@ class MpeSpread(Env):
         return TimeStep(
             obs=obs,
             entities=entities,
-            entity_mask=jnp.ones((n, n + m), bool),
+            entity_mask=jnp.ones((n, e), bool),
             entity_kind=jnp.asarray(self._token_kind),
-            entity_agent=jnp.asarray(self._token_agent),
+            entity_agent=agent,
             action_mask=jnp.ones((n, NUM_ACTIONS), bool),
             state=global_state,
             reward=reward.astype(jnp.float32),
@@ -290,12 +347,14 @@ def _build(variant: str | None, params: dict[str, str]) -> MpeSpread:
             raise ConfigError(f"mpe needs a task, e.g. 'mpe:spread,n=3'; allowed: {TASKS[0]}")
         raise allowed(variant, "MPE task", TASKS)
     env = f"mpe:{variant}"
-    registry.check_no_extra(params, ("n", "landmarks", "spawn", "tie"), env)
+    registry.check_no_extra(params, ("n", "landmarks", "spawn", "tie", "sense", "density"), env)
     n = registry.int_param(params, "n", DEFAULT_AGENTS, 2, env)
     landmarks = registry.int_param(params, "landmarks", n, 1, env)
     spawn = registry.float_param(params, "spawn", None, 0.0, env)
     tie = registry.float_param(params, "tie", None, 0.0, env, maximum=1.0)
-    return MpeSpread(n, landmarks, spawn, tie)
+    sense = registry.int_param(params, "sense", 0, 1, env) if "sense" in params else None
+    density = registry.float_param(params, "density", None, 0.0, env)
+    return MpeSpread(n, landmarks, spawn, tie, sense, density)
 
 
 registry.register(
@@ -304,6 +363,6 @@ registry.register(
     listed=("mpe:spread,n=3", "mpe:spread,n=8"),
     summary=(
         "MPE cooperative navigation (spread); params n>=2, landmarks>=1, spawn>=0 (radius), "
-        "0<=tie<=1 (share of tied starts)"
+        "0<=tie<=1 (share of tied starts), sense>=1 (K nearest seen), density>0 (agents/area)"
     ),
 )
