@@ -204,5 +204,8 @@ def test_sigma_metric_is_learned_sigma_times_schedule(two_block_params):
         two_block_params,
     )
     assert float(net.sigma(params, 50)) == pytest.approx(0.5 * 0.6)
-    assert float(net.sigma(params, 50, jnp.float32(2.0))) == pytest.approx(1.0)
+    assert float(net.sigma(params, 50, jnp.float32(2.0))) == pytest.approx(0.5 * 0.6)  # no state
+    adaptive = build("noise", TWO_BLOCKS, init_sigma=0.5, schedule="adaptive", start=1.0)
+    assert float(adaptive.sigma(params, 50)) == pytest.approx(0.5)  # no state yet: start
+    assert float(adaptive.sigma(params, 50, jnp.float32(2.0))) == pytest.approx(1.0)
     assert float(build("none").sigma(params, 50)) == 0.0
