@@ -112,26 +112,6 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
-# The one cycle left on 2026-12-07: five breaker modules do `from diamond_marl.networks import
-# draws`, which imports the networks package, whose __init__ imports acting -> breakers ->
-# those modules. `from diamond_marl.networks.draws import ...` (or `import
-# diamond_marl.networks.draws as draws`) there breaks it; then remove this mark (strict: the
-# test fails as soon as the cycle is gone, so the mark cannot outlive it).
-NETWORKS_CYCLE = (
-    "networks.breakers.{baselines,dice_token,logit_noise,peer_dropout,rank_mask} import the "
-    "networks package (`from diamond_marl.networks import draws`), which imports them back"
-)
-
-
-def test_no_import_cycle_outside_networks():
-    graph = import_graph()
-    inside = {m for m in graph if m.startswith(f"{PACKAGE}.networks")}
-    rest = {m: deps - inside for m, deps in graph.items() if m not in inside}
-    cycle = find_cycle(rest)
-    assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
-
-
-@pytest.mark.xfail(strict=True, reason=NETWORKS_CYCLE)
 def test_the_package_has_no_import_cycle():
     graph = import_graph()
     assert len(graph) > 50 and "diamond_marl.bench.report" in graph

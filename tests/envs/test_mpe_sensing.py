@@ -40,11 +40,11 @@ def test_seeing_everyone_gives_todays_tokens_up_to_order():
     _, _, full = _rollout("mpe:spread,n=4")
     env, _, local = _rollout("mpe:spread,n=4,sense=4")
     assert env.spec.num_entities == 1 + 3 + 4
-    for a, b in zip(full, local):
+    for a, b in zip(full, local, strict=True):
         np.testing.assert_array_equal(a.entities[:, 0], b.entities[:, 0])  # self token
-        for x, y in zip(_sorted_tokens(a, (1,)), _sorted_tokens(b, (1,))):  # peers
+        for x, y in zip(_sorted_tokens(a, (1,)), _sorted_tokens(b, (1,)), strict=True):  # peers
             np.testing.assert_array_equal(x, y)
-        for x, y in zip(_sorted_tokens(a, (3,)), _sorted_tokens(b, (3,))):  # landmarks
+        for x, y in zip(_sorted_tokens(a, (3,)), _sorted_tokens(b, (3,)), strict=True):  # landmarks
             np.testing.assert_array_equal(x, y)
         np.testing.assert_array_equal(a.reward, b.reward)
         assert set(map(tuple, np.sort(a.entity_agent, 1))) == set(

@@ -9,8 +9,8 @@ from typing import Any, ClassVar
 import jax
 import jax.numpy as jnp
 
+import diamond_marl.networks.draws as draws
 from diamond_marl.errors import ConfigError
-from diamond_marl.networks import draws
 from diamond_marl.networks.breakers.base import (
     BreakerConfig,
     DrawContext,

@@ -18,8 +18,8 @@ from typing import Any, ClassVar
 import chex
 import jax.numpy as jnp
 
+import diamond_marl.networks.draws as draws
 from diamond_marl.errors import ConfigError, allowed
-from diamond_marl.networks import draws
 from diamond_marl.networks.breakers.base import DrawContext, KeyedConfig, Signals, positive
 from diamond_marl.networks.schedules import SCHEDULES, adapt_sigma, schedule_value
 

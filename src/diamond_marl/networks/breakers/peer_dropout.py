@@ -13,9 +13,9 @@ from typing import ClassVar
 
 import chex
 
+import diamond_marl.networks.draws as draws
 from diamond_marl.envs.types import EntityKind
 from diamond_marl.errors import ConfigError
-from diamond_marl.networks import draws
 from diamond_marl.networks.breakers.base import DrawContext, KeyedConfig
 from diamond_marl.networks.inputs import AgentObs
 

@@ -15,8 +15,8 @@ from typing import ClassVar
 import chex
 import jax.numpy as jnp
 
+import diamond_marl.networks.draws as draws
 from diamond_marl.envs.types import EntityKind
-from diamond_marl.networks import draws
 from diamond_marl.networks.breakers.base import DrawContext, KeyedConfig
 from diamond_marl.networks.inputs import AgentObs, append_self_features
 
