@@ -111,8 +111,7 @@ registry.register(
 
 
 def main() -> None:
-    from diamond_marl.algos.config import resolve
-    from diamond_marl.algos.runner import train
+    import diamond_marl as dm
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--algo", default="mappo")
@@ -121,19 +120,17 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=30000)
     parser.add_argument("--out", default="runs/gather")
     args = parser.parse_args()
-    cfg = resolve(
-        {
-            "algo": args.algo,
-            "env": args.env,
-            "breaker": args.breaker,
-            "steps": args.steps,
-            "out": args.out,
-            "net.hidden": 32,
-            "net.blocks": 1,
-            "lr": 0.003,
-        }  # fmt: skip
+    run = dm.train(
+        algo=args.algo,
+        env=args.env,
+        breaker=args.breaker,
+        steps=args.steps,
+        out=args.out,
+        net={"hidden": 32, "blocks": 1},
+        lr=0.003,
+        progress=False,
     )
-    summary = train(cfg, progress=False)
+    summary = run.summary
     print(json.dumps({k: summary[k] for k in ("env", "return", "success_rate")}))
 
 

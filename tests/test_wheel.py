@@ -101,7 +101,7 @@ def test_the_installed_package_is_not_the_source_tree(installed):
 def test_installed_bench_dry_run_finds_the_shipped_suite(installed):
     cli = str(installed["bin"] / "diamond-marl")
     out = _run([cli, "bench", "quick", "--dry-run"], installed["cwd"], installed["env"])
-    assert "suite quick: 13 cells, 0 finished" in out.stdout
+    assert "suite quick: 8 cells, 0 finished" in out.stdout
     assert "todo  xor-n2_k2__mappo__rank" in out.stdout
     assert not (installed["cwd"] / "runs").exists()  # a dry run writes nothing
 
