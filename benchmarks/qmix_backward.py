@@ -31,10 +31,8 @@ os.environ["XLA_FLAGS"] = (
 import jax  # noqa: E402
 
 from diamond_marl import setup_jax  # noqa: E402
-from diamond_marl.algos.config import parse_overrides, resolve, segment_len  # noqa: E402
-from diamond_marl.algos.qlearning import make_q_modules  # noqa: E402
-from diamond_marl.algos.runner import build_program  # noqa: E402
-from diamond_marl.networks.inputs import from_timestep  # noqa: E402
+from diamond_marl.algos.config import parse_overrides  # noqa: E402
+from qmix_profile import network_on_a_batch  # noqa: E402
 from timing import best_seconds  # noqa: E402
 
 setup_jax()  # the XLA flag the library needs, before JAX computes anything
@@ -47,22 +45,10 @@ _SKIP = ("$", "ThunkExecutor", "PjitFunction", "CommonPjRt", "PjRt")
 
 def programs(overrides: dict) -> tuple:
     """The forward and the gradient of the agent network on one batch of windows."""
-    cfg = resolve({**BASE, **overrides, "out": "/tmp/qmix_backward"})
-    setup = build_program(cfg).setup
-    net, _ = make_q_modules(setup)
-    m, length = cfg.q.batch_episodes, segment_len(cfg, setup.env) + 1
-    keys = jax.random.split(jax.random.PRNGKey(0), m * length)
-    ts = jax.vmap(lambda k: setup.env.reset(k)[1])(keys)
-    obs = jax.tree.map(lambda x: x.reshape((m, length) + x.shape[1:]), from_timestep(ts))
-    net_keys = jax.random.split(jax.random.PRNGKey(1), m * length).reshape(m, length, 2)
-    params = net.init(jax.random.PRNGKey(2), jax.tree.map(lambda x: x[0, 0], obs))
-
-    def q(p):
-        return net.apply(p, obs, net_keys, 0, "train").q  # (M, L+1, N, A)
-
-    fwd = jax.jit(q)
-    grad = jax.jit(jax.grad(lambda p: (q(p) ** 2).sum()))
-    return fwd, grad, params, obs.entities.shape
+    apply, params, shape = network_on_a_batch({**BASE, **overrides})
+    fwd = jax.jit(lambda p: apply(p).q)  # (M, L+1, N, A)
+    grad = jax.jit(jax.grad(lambda p: (apply(p).q ** 2).sum()))
+    return fwd, grad, params, shape
 
 
 def op_table(fn, params) -> dict[str, dict]:

@@ -56,10 +56,12 @@ def chunk_seconds(base: dict, extra: dict) -> tuple[float, int, int]:
     return time.perf_counter() - start, setup.updates_per_chunk, setup.steps_per_update
 
 
-def network_times(base: dict) -> dict[str, float]:
+def network_on_a_batch(base: dict) -> tuple:
+    """``(apply, params, shape)``: the run's agent Q-network applied to one sampled batch's
+    worth of windows ``(batch_episodes, L + 1)`` of reset observations, its parameters, and
+    the batch's entity shape."""
     cfg = resolve({**base, "out": "/tmp/qmix_profile"})
-    program = build_program(cfg)
-    setup = program.setup
+    setup = build_program(cfg).setup
     net, _ = make_q_modules(setup)
     m, length = cfg.q.batch_episodes, segment_len(cfg, setup.env) + 1
     keys = jax.random.split(jax.random.PRNGKey(0), m * length)
@@ -70,6 +72,12 @@ def network_times(base: dict) -> dict[str, float]:
 
     def apply(p):
         return net.apply(p, obs, net_keys, 0, "train")
+
+    return apply, params, obs.entities.shape
+
+
+def network_times(base: dict) -> dict[str, float]:
+    apply, params, _ = network_on_a_batch(base)
 
     return {
         "forward": best_seconds(jax.jit(lambda p: apply(p).q), params, repeats=5),

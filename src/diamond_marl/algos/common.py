@@ -77,24 +77,14 @@ def start_carry(actor: Actor) -> Callable[[TimeStep], Any]:
 
 
 @dataclasses.dataclass
-class TrainSetup:
-    """Everything an algorithm builder needs, resolved once from the config."""
+class TrainSetup(Budget):
+    """Everything an algorithm builder needs, resolved once from the config: the run's
+    ``Budget`` (updates and chunks) and the following."""
 
     config: TrainConfig
     env: Env  # the bare environment (evaluation wraps it itself)
     train_env: Env  # auto-reset + episode metrics
     breaker: BreakerConfig
-    steps_per_update: int
-    updates_per_chunk: int
-    chunks: int
-
-    @property
-    def updates_total(self) -> int:
-        return self.updates_per_chunk * self.chunks
-
-    @property
-    def env_steps_total(self) -> int:
-        return self.updates_total * self.steps_per_update
 
     @staticmethod
     def episode_metrics(extras: dict, done: chex.Array) -> dict:

@@ -222,7 +222,7 @@ def steps_per_update(cfg: TrainConfig, env: Any) -> int:
     return segment_len(cfg, env) * cfg.num_envs
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass
 class Budget:
     """How a run's env steps split into updates and chunks (a chunk ends with an evaluation
     and a checkpoint)."""
