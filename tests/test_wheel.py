@@ -112,6 +112,8 @@ def test_installed_report_reads_only_the_runs_and_package_data(installed):
     runs = installed["cwd"] / "runs"
     for cell in CELLS:
         shutil.copytree(PAPER / cell, runs / cell, ignore=shutil.ignore_patterns("eval"))
+    # the suite file asks for the write-up's table (its `contrasts:`), as the sweep left it
+    shutil.copy(PAPER / "suite.yaml", runs / "suite.yaml")
     cli = str(installed["bin"] / "diamond-marl")
     _run([cli, "report", "runs"], installed["cwd"], installed["env"])
     md = (runs / "report" / "report.md").read_text()
