@@ -307,6 +307,7 @@ def make_ppo(setup: TrainSetup) -> Algorithm:
                     params, *mb, state.env_steps, state.noise_scale
                 )
                 updates, opt_state = tx.update(grads, opt_state, params)
+                stats |= {f"grad_norm_{k}": optax.tree.norm(g) for k, g in grads.items()}
                 return (optax.apply_updates(params, updates), opt_state), stats
 
             return jax.lax.scan(minibatch, (params, opt_state), mbs)
