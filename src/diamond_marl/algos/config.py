@@ -55,8 +55,13 @@ class PPOConfig:
     # the execution headline numbers use: the breaker's own (True: arg-max except for the
     # `sampled` breaker) or sampling for every breaker (False); both are recorded either way
     eval_greedy: bool = True
-    anneal_lr: bool = True  # linear learning-rate decay to 0
+    anneal_lr: bool = True  # linear learning-rate decay to lr x lr_floor at the run's end
+    lr_floor: float = 0.0  # anneal_lr's final learning rate, as a fraction of lr
     normalize_values: bool = False  # critic learns standardised returns (running mean / std)
+    policy_init_scale: float = 1.0  # init std multiplier of the policy head (1 = LeCun)
+    mask_dead: bool = False  # policy loss and entropy over agents with a choice of action only
+    separate_clip: bool = False  # clip the actor's and the critic's gradient norms separately
+    critic_layernorm: bool = False  # LayerNorm on the state critic's input and hidden layers
 
 
 @dataclasses.dataclass
@@ -315,6 +320,7 @@ def validate(cfg: TrainConfig) -> Any:
     for key, value in {
         "q.mixer_init_scale": cfg.q.mixer_init_scale,
         "net.q_init_scale": cfg.net.q_init_scale,
+        "ppo.policy_init_scale": cfg.ppo.policy_init_scale,
     }.items():
         if not (value > 0 and math.isfinite(value)):
             raise ConfigError(f"{key}={value} must be a positive number")
@@ -327,6 +333,8 @@ def validate(cfg: TrainConfig) -> Any:
             f"q.microbatches={cfg.q.microbatches} must divide q.batch_episodes "
             f"= {cfg.q.batch_episodes}"
         )
+    if cfg.is_ppo and not 0 <= cfg.ppo.lr_floor <= 1:
+        raise ConfigError(f"ppo.lr_floor={cfg.ppo.lr_floor}: a fraction of lr must lie in [0, 1]")
     if cfg.is_ppo and (cfg.num_envs * cfg.ppo.rollout_len) % cfg.ppo.minibatches:
         raise ConfigError(
             f"ppo.minibatches={cfg.ppo.minibatches} must divide num_envs x ppo.rollout_len "

@@ -30,6 +30,7 @@ from diamond_marl.algos.common import (
     network_config,
     start_run_state,
 )
+from diamond_marl.algos.config import PPOConfig
 from diamond_marl.algos.returns import gae
 from diamond_marl.envs.types import TimeStep
 from diamond_marl.errors import ConfigError
@@ -75,13 +76,79 @@ class Transition(NamedTuple):
     done: chex.Array  # (B,)
 
 
+def _weighted_mean(x: chex.Array, weight: chex.Array) -> chex.Array:
+    """Mean of ``x`` with ``weight`` (same shape); 0 when every weight is 0."""
+    return jnp.sum(x * weight) / jnp.maximum(jnp.sum(weight), 1.0)
+
+
+def _weighted_mean_std(x: chex.Array, weight: chex.Array) -> tuple[chex.Array, chex.Array]:
+    mean = _weighted_mean(x, weight)
+    return mean, jnp.sqrt(_weighted_mean(jnp.square(x - mean), weight))
+
+
+def policy_terms(
+    logits: chex.Array,
+    action: chex.Array,
+    old_log_prob: chex.Array,
+    adv: chex.Array,
+    action_mask: chex.Array,
+    pc: PPOConfig,
+) -> tuple[chex.Array, chex.Array, dict[str, chex.Array]]:
+    """The clipped policy loss and the entropy bonus's entropy (both means), and their stats.
+
+    ``logits (..., N, A)``, ``action``/``old_log_prob``/``adv``/``action_mask.sum(-1)``
+    ``(..., N)``. Living agents are those with a choice of action: a dead SMAX unit may only
+    "stop", so its log-prob and entropy are 0 whatever the parameters, and in a plain mean it
+    only dilutes the policy terms by the share of dead agent-steps. ``pc.mask_dead`` takes
+    the means (and the advantages' standardisation) over the living only, as MAPPO does.
+    """
+    logp_all = jax.nn.log_softmax(logits)
+    logp = jnp.take_along_axis(logp_all, action[..., None], -1)[..., 0]
+    log_ratio = logp - old_log_prob
+    ratio = jnp.exp(log_ratio)
+    alive = (action_mask.sum(-1) > 1).astype(jnp.float32)  # (..., N)
+    weight = alive if pc.mask_dead else jnp.ones_like(alive)
+    # A floor on the scale: once every sample earns the same return (a solved XOR game),
+    # dividing by a near-zero std turned rounding noise into unit-size advantages and the
+    # policy collapsed (seen on xor:n=3,k=3 after reaching 100%).
+    adv_mean, adv_std = _weighted_mean_std(adv, weight)
+    adv = (adv - adv_mean) / jnp.maximum(adv_std, 1e-2)
+    pg = -jnp.minimum(ratio * adv, jnp.clip(ratio, 1 - pc.clip_eps, 1 + pc.clip_eps) * adv)
+    probs = jnp.exp(logp_all)
+    entropy = -jnp.sum(jnp.where(probs > 0, probs * logp_all, 0.0), -1)  # (..., N)
+    kl = jnp.exp(-log_ratio) - 1 + log_ratio  # KL(old || new), Schulman's k3 estimator
+    stats = {
+        "entropy": entropy.mean(),  # every agent, the dead (entropy 0) included
+        "entropy_alive": _weighted_mean(entropy, alive),
+        # both over the agents the policy loss weighs (only the living with pc.mask_dead)
+        "clip_frac": _weighted_mean(jnp.abs(ratio - 1) > pc.clip_eps, weight),
+        "approx_kl": _weighted_mean(kl, weight),
+    }
+    return _weighted_mean(pg, weight), _weighted_mean(entropy, weight), stats
+
+
+def clip_each(max_norm: float) -> optax.GradientTransformation:
+    """``clip_by_global_norm`` on each top-level entry of the gradient (``actor`` and
+    ``critic``) separately, as the peers do with one optimiser per network: a large critic
+    gradient no longer shrinks the actor's step."""
+    clip = optax.clip_by_global_norm(max_norm)
+
+    def update(updates, state, params=None):
+        del params
+        clipped = {name: clip.update(g, state)[0] for name, g in updates.items()}
+        return clipped, state
+
+    return optax.GradientTransformation(clip.init, update)
+
+
 def make_ppo(setup: TrainSetup) -> Algorithm:
     """Build the MAPPO / IPPO algorithm for ``setup`` (config, env, breaker)."""
     cfg, spec = setup.config, setup.env.spec
     pc = cfg.ppo
     b, t = cfg.num_envs, pc.rollout_len
     centralised = cfg.algo == "mappo"
-    actor = make_network(spec, setup.breaker, network_config(cfg, ("policy",)))
+    actor_cfg = network_config(cfg, ("policy",), policy_init_scale=pc.policy_init_scale)
+    actor = make_network(spec, setup.breaker, actor_cfg)
     acting = Actor(actor)
     recurrent = actor.config.recurrent
     if recurrent and b % pc.minibatches:
@@ -91,14 +158,21 @@ def make_ppo(setup: TrainSetup) -> Algorithm:
         )
     critic_cfg = network_config(cfg, ("value",), value_hidden=cfg.net.critic_hidden)
     critic_cfg = dataclasses.replace(critic_cfg, recurrent=False)  # critics are feed-forward
-    critic = make_critic("state" if centralised else "entity", critic_cfg)
+    critic = make_critic("state" if centralised else "entity", critic_cfg, pc.critic_layernorm)
     total_updates = setup.updates_total
     lr = (
-        optax.linear_schedule(cfg.lr, 0.0, total_updates * pc.epochs * pc.minibatches)
+        optax.linear_schedule(
+            cfg.lr, cfg.lr * pc.lr_floor, total_updates * pc.epochs * pc.minibatches
+        )
         if pc.anneal_lr
         else cfg.lr
     )
-    tx = optax.chain(optax.clip_by_global_norm(pc.max_grad_norm), optax.adam(lr, eps=1e-5))
+    clip = (
+        clip_each(pc.max_grad_norm)
+        if pc.separate_clip
+        else optax.clip_by_global_norm(pc.max_grad_norm)
+    )
+    tx = optax.chain(clip, optax.adam(lr, eps=1e-5))
 
     def values(params: Any, ts: TimeStep) -> chex.Array:
         """(..., N) state values; the critic takes no key."""
@@ -158,29 +232,17 @@ def make_ppo(setup: TrainSetup) -> Algorithm:
         ).logits  # fmt: skip
 
     def loss_fn(params, batch: Transition, adv, targets, carry0, act: ActParams):
-        logp_all = jax.nn.log_softmax(logits_of(params, batch, carry0, act))
-        logp = jnp.take_along_axis(logp_all, batch.action[..., None], -1)[..., 0]
-        ratio = jnp.exp(logp - batch.log_prob)
-        # A floor on the scale: once every sample earns the same return (a solved XOR game),
-        # dividing by a near-zero std turned rounding noise into unit-size advantages and the
-        # policy collapsed (seen on xor:n=3,k=3 after reaching 100%).
-        adv = (adv - adv.mean()) / jnp.maximum(adv.std(), 1e-2)
-        pg = -jnp.minimum(ratio * adv, jnp.clip(ratio, 1 - pc.clip_eps, 1 + pc.clip_eps) * adv)
+        logits = logits_of(params, batch, carry0, act)
+        pg, ent, stats = policy_terms(
+            logits, batch.action, batch.log_prob, adv, batch.ts.action_mask, pc
+        )
         v = values(params, batch.ts)
         v_loss = jnp.square(v - targets)
         if pc.value_clip_eps > 0:
             v_clip = batch.value + jnp.clip(v - batch.value, -pc.value_clip_eps, pc.value_clip_eps)
             v_loss = jnp.maximum(v_loss, jnp.square(v_clip - targets))
-        probs = jnp.exp(logp_all)
-        entropy = -jnp.sum(jnp.where(probs > 0, probs * logp_all, 0.0), -1)
-        loss = pg.mean() + pc.vf_coef * 0.5 * v_loss.mean() - pc.ent_coef * entropy.mean()
-        return loss, {
-            "loss": loss,
-            "policy_loss": pg.mean(),
-            "value_loss": v_loss.mean(),
-            "entropy": entropy.mean(),
-            "clip_frac": (jnp.abs(ratio - 1) > pc.clip_eps).mean(),
-        }
+        loss = pg + pc.vf_coef * 0.5 * v_loss.mean() - pc.ent_coef * ent
+        return loss, {"loss": loss, "policy_loss": pg, "value_loss": v_loss.mean(), **stats}
 
     def update(state: PPOState, _: Any) -> tuple[PPOState, dict]:
         state, traj, info = rollout(state)
@@ -222,6 +284,7 @@ def make_ppo(setup: TrainSetup) -> Algorithm:
                 params, opt_state = carry
                 grads, stats = jax.grad(loss_fn, has_aux=True)(params, *mb, act)
                 updates, opt_state = tx.update(grads, opt_state, params)
+                stats |= {f"grad_norm_{k}": optax.tree.norm(g) for k, g in grads.items()}
                 return (optax.apply_updates(params, updates), opt_state), stats
 
             return jax.lax.scan(minibatch, (params, opt_state), mbs)

@@ -49,18 +49,27 @@ class StateCritic(nn.Module):
 
     hidden: int = 64
     """Hidden width of the two-layer MLP."""
+    layernorm: bool = False
+    """LayerNorm on the input and before each ReLU: a state whose features differ in scale
+    (SMAX: positions up to 32 beside fractions in [0, 1]) enters at unit scale, without a
+    running statistic."""
 
     @nn.compact
     def __call__(self, state: chex.Array) -> chex.Array:
-        h = nn.relu(Dense(self.hidden, name="dense0")(state))  # (..., hidden)
-        h = nn.relu(Dense(self.hidden, name="dense1")(h))  # (..., hidden)
+        norm = nn.LayerNorm if self.layernorm else (lambda name: lambda x: x)
+        h = norm(name="ln_in")(state)  # (..., S)
+        h = nn.relu(norm(name="ln0")(Dense(self.hidden, name="dense0")(h)))  # (..., hidden)
+        h = nn.relu(norm(name="ln1")(Dense(self.hidden, name="dense1")(h)))  # (..., hidden)
         return Dense(1, name="out")(h)[..., 0]  # (...)
 
 
-def make_critic(kind: str, config: NetworkConfig | None = None) -> EntityCritic | StateCritic:
-    """``"entity"`` (agent network, no breaker) or ``"state"`` (MLP on the global state)."""
+def make_critic(
+    kind: str, config: NetworkConfig | None = None, layernorm: bool = False
+) -> EntityCritic | StateCritic:
+    """``"entity"`` (agent network, no breaker) or ``"state"`` (MLP on the global state;
+    ``layernorm``: see ``StateCritic``; the entity critic's torso has its own LayerNorms)."""
     if kind == "entity":
         return EntityCritic(config or NetworkConfig(outputs=("value",)))
     if kind == "state":
-        return StateCritic((config or NetworkConfig()).value_hidden)
+        return StateCritic((config or NetworkConfig()).value_hidden, layernorm)
     raise allowed(kind, "critic", CRITICS)

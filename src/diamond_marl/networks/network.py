@@ -76,8 +76,10 @@ class NetworkConfig:
     """Hidden width of the value head."""
     q_init_scale: float = 0.01
     """Init std multiplier of the Q head's score layers (``ActionHead.init_scale``): agent Qs
-    start near 0, so a mixer's Q_tot starts within the scale of the returns. The policy head
-    keeps LeCun's scale."""
+    start near 0, so a mixer's Q_tot starts within the scale of the returns."""
+    policy_init_scale: float = 1.0
+    """The same for the policy head: 1 = LeCun's scale; a small value (0.01, as MAPPO's and
+    JaxMARL's output layers) starts the policy near uniform over the available actions."""
 
     def __post_init__(self) -> None:
         if self.hidden % self.heads:
@@ -128,7 +130,9 @@ class AgentModule(nn.Module):
             new_carry, own = nn.GRUCell(cfg.hidden, name="gru")(carry, own)  # (..., N, D)
         logits = q = value = None
         if "policy" in cfg.outputs:
-            raw = ActionHead(self.action_entity, cfg.target_features, name="policy")(own, tokens)
+            raw = ActionHead(
+                self.action_entity, cfg.target_features, cfg.policy_init_scale, name="policy"
+            )(own, tokens)
             logits = mask_logits(raw, action_mask)  # (..., N, A)
         if "q" in cfg.outputs:
             q = ActionHead(self.action_entity, cfg.target_features, cfg.q_init_scale, name="q")(
