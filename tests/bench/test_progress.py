@@ -1,4 +1,4 @@
-"""The launcher's progress lines: counts, and a time-left estimate from the work finished."""
+"""The launcher's progress lines: counts, and a time-left estimate from the cells finished."""
 
 from __future__ import annotations
 
@@ -10,23 +10,25 @@ from diamond_marl.bench.executors import Job
 from diamond_marl.bench.suite import Cell
 
 
-def _job(tmp_path, name: str, steps: int, seeds: int) -> Job:
-    cell = Cell(name, "xor:n=2,k=2", "mappo", "none", seeds, steps, {}, ())
+def _job(tmp_path, name: str) -> Job:
+    cell = Cell(name, "xor:n=2,k=2", "mappo", "none", 2, 1000, {}, ())
     return Job(cell, tmp_path / name)
 
 
-def test_time_left_scales_the_wall_time_by_the_work_still_to_do(tmp_path, monkeypatch):
-    clock = iter([0.0, 0.0, 60.0, 60.0])  # t0, the cell's start, its end, the estimate
+def test_time_left_is_the_mean_cell_time_over_the_cells_left(tmp_path, monkeypatch):
+    # t0; a, b start; a ends (120 s); c starts
+    clock = iter([0.0, 0.0, 0.0, 120.0, 120.0])
     monkeypatch.setattr(launch.time, "perf_counter", lambda: next(clock))
     lines: list[str] = []
-    progress = launch.Progress(2, 0, lines.append)
-    small, big = _job(tmp_path, "small", 1000, 2), _job(tmp_path, "big", 3000, 2)
-    progress.add([small, big])
+    progress = launch.Progress(5, 0, lines.append)
+    jobs = [_job(tmp_path, name) for name in "abcde"]
+    progress.add(jobs)
     assert progress.time_left() == ""  # nothing finished yet: no estimate
-    progress.started(small)
-    small.run_dir.mkdir()
-    (small.run_dir / CELL_FILE).write_text(json.dumps({"headline": {}}))
-    progress.done(small, 0)
-    # 60 s for 2,000 units of work, 6,000 left: about 3 minutes
-    assert lines[-1].startswith("[1/2 done, 0 running, 1 left] done   small")
-    assert lines[-1].endswith("; about 3 min left")
+    progress.started(jobs[0])
+    progress.started(jobs[1])
+    jobs[0].run_dir.mkdir()
+    (jobs[0].run_dir / CELL_FILE).write_text(json.dumps({"headline": {}}))
+    progress.done(jobs[0], 0)
+    # 120 s a cell, 4 cells left (1 running, 3 waiting), 2 at once: 240 s
+    assert lines[-1].startswith("[1/5 done, 1 running, 3 left] done   a")
+    assert lines[-1].endswith("; about 4 min left")

@@ -198,19 +198,13 @@ def print_plan(
 # Progress ---------------------------------------------------------------------------------
 
 
-def work(cell: Cell) -> float:
-    """A cell's share of a suite's work, for the time-left estimate: env steps x seeds (the
-    environment's default budget counts as 1M steps)."""
-    return float(cell.steps or 1_000_000) * cell.seeds
-
-
 class Progress:
     """Counts and one line per event: plain text, so it reads the same in a terminal or a log.
 
-    After each finished cell it estimates the time left: the wall time so far per unit of
-    finished ``work``, times the work not finished yet. Cells of one suite differ in cost per
-    step (QMIX against MAPPO, SMAX against a game), so it is a rough guide that sharpens as
-    cells finish."""
+    After each finished cell it estimates the time left: the mean wall time of the cells
+    finished so far, times the cells still waiting or running, over the cells that run at
+    once. Cells of one suite can differ a lot (the quick suite lists its longest first, so
+    its early estimates are high): a rough guide that sharpens as cells finish."""
 
     def __init__(self, total: int, done: int, say: Callable[[str], None]) -> None:
         self.total, self.finished, self.say = total, done, say
@@ -218,13 +212,12 @@ class Progress:
         self.waiting: dict[str, Job] = {}
         self.failed: list[tuple[str, str]] = []  # (cell id, log path)
         self.t0 = time.perf_counter()
-        self.work_done = 0.0
-        self.work_left = 0.0
+        self.walls: list[float] = []  # of the cells finished here
+        self.at_once = 1  # the most cells seen running together
 
     def add(self, jobs: list[Job]) -> None:
         """The jobs still to run."""
         self.waiting.update((job.cell.id, job) for job in jobs)
-        self.work_left += sum(work(job.cell) for job in jobs)
 
     def _counts(self) -> str:
         left = len(self.waiting)
@@ -234,24 +227,25 @@ class Progress:
         )
 
     def time_left(self) -> str:
-        """``about N min left`` from the work finished so far ("" before the first cell)."""
-        if self.work_done <= 0 or self.work_left <= 0:
+        """``about N min left`` ("" before the first cell finishes or after the last)."""
+        left = len(self.waiting) + len(self.running)
+        if not self.walls or not left:
             return ""
-        seconds = (time.perf_counter() - self.t0) / self.work_done * self.work_left
+        seconds = sum(self.walls) / len(self.walls) * left / self.at_once
         return f"; about {max(1, round(seconds / 60))} min left"
 
     def started(self, job: Job) -> None:
         self.waiting.pop(job.cell.id, None)
         self.running[job.cell.id] = time.perf_counter()
+        self.at_once = max(self.at_once, len(self.running))
         self.say(f"{self._counts()} start  {job.cell.id}")
 
     def done(self, job: Job, returncode: int, note: str = "") -> None:
         wall = time.perf_counter() - self.running.pop(job.cell.id, self.t0)
         record = job.run_dir / CELL_FILE
-        self.work_left -= work(job.cell)
         if returncode == 0 and record.exists():
             self.finished += 1
-            self.work_done += work(job.cell)
+            self.walls.append(wall)
             self.say(
                 f"{self._counts()} done   {job.cell.id}  {_headline(record)}  {wall:.0f} s"
                 + self.time_left()
