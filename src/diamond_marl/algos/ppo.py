@@ -76,12 +76,18 @@ class Transition(NamedTuple):
     done: chex.Array  # (B,)
 
 
-def _weighted_mean(x: chex.Array, weight: chex.Array) -> chex.Array:
-    """Mean of ``x`` with ``weight`` (same shape); 0 when every weight is 0."""
+def _weighted_mean(x: chex.Array, weight: chex.Array | None) -> chex.Array:
+    """Mean of ``x`` with ``weight`` (same shape; 0 when every weight is 0); ``None``: the
+    plain mean (the same operations as before the weights existed, so unmasked runs
+    reproduce bit for bit)."""
+    if weight is None:
+        return jnp.mean(x)
     return jnp.sum(x * weight) / jnp.maximum(jnp.sum(weight), 1.0)
 
 
-def _weighted_mean_std(x: chex.Array, weight: chex.Array) -> tuple[chex.Array, chex.Array]:
+def _weighted_mean_std(x: chex.Array, weight: chex.Array | None) -> tuple[chex.Array, chex.Array]:
+    if weight is None:
+        return x.mean(), x.std()
     mean = _weighted_mean(x, weight)
     return mean, jnp.sqrt(_weighted_mean(jnp.square(x - mean), weight))
 
@@ -107,7 +113,7 @@ def policy_terms(
     log_ratio = logp - old_log_prob
     ratio = jnp.exp(log_ratio)
     alive = (action_mask.sum(-1) > 1).astype(jnp.float32)  # (..., N)
-    weight = alive if pc.mask_dead else jnp.ones_like(alive)
+    weight = alive if pc.mask_dead else None  # None: every agent, plain means
     # A floor on the scale: once every sample earns the same return (a solved XOR game),
     # dividing by a near-zero std turned rounding noise into unit-size advantages and the
     # policy collapsed (seen on xor:n=3,k=3 after reaching 100%).
