@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from diamond_marl.envs import make
+from diamond_marl.envs import make, mpe, sensing
 from diamond_marl.envs.sensing import nearest
 from diamond_marl.errors import ConfigError
 
@@ -77,6 +77,27 @@ def test_nearest_breaks_ties_by_index():
     idx, rel = nearest(points, points, 2, exclude_self=True)
     np.testing.assert_array_equal(idx, [[1, 2], [0, 2], [0, 1]])
     assert not np.asarray(rel).any()
+
+
+def test_row_blocks_give_the_one_block_answer(monkeypatch):
+    """Past ``BLOCK`` origins the pairwise work runs in blocks (memory linear in N): padded
+    blocks, self-exclusion by index and the joined outputs agree with one block (to float
+    rounding: XLA fuses a block's arithmetic differently, 1 ulp on the contact forces)."""
+    pos = jax.random.uniform(KEY, (11, 2), minval=-1.0, maxval=1.0).at[3].set(0.0).at[7].set(0.0)
+    marks = jax.random.uniform(jax.random.fold_in(KEY, 1), (5, 2), minval=-1.0, maxval=1.0)
+    parts = (
+        lambda: mpe.contact_force(pos),
+        lambda: mpe.overlaps(pos),
+        lambda: mpe.nearest_agent(pos, marks),
+        lambda: nearest(pos, pos, 3, exclude_self=True),
+        lambda: nearest(pos, marks, 2),
+    )
+    whole = [f() for f in parts]
+    monkeypatch.setattr(sensing, "BLOCK", 4)  # 11 origins: blocks of 4, 4 and 3 + 1 padding
+    for f, one in zip(parts, whole, strict=True):
+        for got, want in zip(jax.tree.leaves(f()), jax.tree.leaves(one), strict=True):
+            assert got.dtype == want.dtype
+            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
 
 
 def test_density_grows_the_arena_and_keeps_the_self_token_in_unit_range():

@@ -35,8 +35,10 @@ tokens flattened, (N, E x F). ``density=D`` grows the arena with the team: agent
 landmarks start uniformly in a square of side sqrt(N / D), so a policy meets the same local
 world at any N (today's arena, side 2, is density N / 4); the self token's position is then
 given in units of the half side, in [-1, 1] as today. Neither option changes anything when
-absent. The cost of a step grows as N^2 (every pair of agents for contacts, and for sensing;
-N x M landmark distances for the reward); at N = 10,000 that is 10^8 pair distances.
+absent. The time of a step grows as N^2 (every pair of agents for contacts, overlaps and
+sensing; N x M landmark distances for the reward and coverage): at N = 10,000, 10^8 pair
+distances per pass. Its memory grows as N: past 1,024 agents the pairs are computed in row
+blocks (``sensing.in_blocks``), so one pass holds 1,024 x N of them at a time.
 
 Success (``spec.success_metric = "coverage"``): ``extras["won"]`` on the final step is the
 fraction of landmarks with an agent centre within ``COVER_DISTANCE`` = 0.1 of them, the
@@ -73,7 +75,7 @@ from flax import struct
 
 from diamond_marl.envs import registry
 from diamond_marl.envs.base import Env
-from diamond_marl.envs.sensing import nearest
+from diamond_marl.envs.sensing import in_blocks, nearest
 from diamond_marl.envs.tokens import peer_index, team_tables
 from diamond_marl.envs.types import EntityKind, EnvSpec, TimeStep
 from diamond_marl.errors import ConfigError, allowed
@@ -114,21 +116,25 @@ def action_force(actions: chex.Array) -> chex.Array:
     return jax.nn.one_hot(axis, 2) * sign[:, None] * ACCEL  # (N, 2)
 
 
-def pair_distances(pos: chex.Array) -> tuple[chex.Array, chex.Array]:
-    """``delta[i, j] = pos[i] - pos[j]`` (N, N, 2) and its length (N, N)."""
-    delta = pos[:, None, :] - pos[None, :, :]  # (N, N, 2)
-    return delta, jnp.sqrt(jnp.sum(jnp.square(delta), axis=-1))  # (N, N)
+def _delta_dist(block: chex.Array, pos: chex.Array) -> tuple[chex.Array, chex.Array]:
+    """``delta[i, j] = block[i] - pos[j]`` (B, N, 2) and its length (B, N)."""
+    delta = block[:, None, :] - pos[None, :, :]  # (B, N, 2)
+    return delta, jnp.sqrt(jnp.sum(jnp.square(delta), axis=-1))  # (B, N)
 
 
 def contact_force(pos: chex.Array) -> chex.Array:
     """Soft contact force on each agent from every other agent, (N, 2) -> (N, 2)."""
-    delta, dist = pair_distances(pos)
     dist_min = jnp.float32(AGENT_RADIUS) + jnp.float32(AGENT_RADIUS)
-    penetration = jnp.logaddexp(0.0, -(dist - dist_min) / CONTACT_MARGIN) * CONTACT_MARGIN
-    apart = dist > 0  # excludes i == j (and agents at one point: no direction to push in)
-    safe = jnp.where(apart, dist, 1.0)  # (N, N)
-    force = CONTACT_FORCE * delta / safe[..., None] * penetration[..., None]  # (N, N, 2)
-    return jnp.sum(jnp.where(apart[..., None], force, 0.0), axis=1)  # (N, 2)
+
+    def rows(block: chex.Array, _ids: chex.Array) -> chex.Array:
+        delta, dist = _delta_dist(block, pos)
+        penetration = jnp.logaddexp(0.0, -(dist - dist_min) / CONTACT_MARGIN) * CONTACT_MARGIN
+        apart = dist > 0  # excludes i == j (and agents at one point: no direction to push in)
+        safe = jnp.where(apart, dist, 1.0)  # (B, N)
+        force = CONTACT_FORCE * delta / safe[..., None] * penetration[..., None]  # (B, N, 2)
+        return jnp.sum(jnp.where(apart[..., None], force, 0.0), axis=1)  # (B, 2)
+
+    return in_blocks(rows, pos)
 
 
 def world_step(
@@ -141,15 +147,24 @@ def world_step(
 
 def overlaps(pos: chex.Array) -> chex.Array:
     """(N,) number of other agents each agent overlaps (jaxmarl's ``is_collision``)."""
-    _, dist = pair_distances(pos)
-    hit = dist < jnp.float32(AGENT_RADIUS) + jnp.float32(AGENT_RADIUS)
-    return jnp.sum(hit & ~jnp.eye(pos.shape[0], dtype=bool), axis=1)  # (N,)
+    dist_min = jnp.float32(AGENT_RADIUS) + jnp.float32(AGENT_RADIUS)
+
+    def rows(block: chex.Array, ids: chex.Array) -> chex.Array:
+        _, dist = _delta_dist(block, pos)
+        other = ids[:, None] != jnp.arange(pos.shape[0])  # (B, N)
+        return jnp.sum((dist < dist_min) & other, axis=1)  # (B,)
+
+    return in_blocks(rows, pos)
 
 
 def nearest_agent(agent_pos: chex.Array, landmark_pos: chex.Array) -> chex.Array:
     """(M,) distance from each landmark to its nearest agent."""
-    d = agent_pos[None, :, :] - landmark_pos[:, None, :]  # (M, N, 2)
-    return jnp.min(jnp.linalg.norm(d, axis=-1), axis=1)  # (M,)
+
+    def rows(block: chex.Array, _ids: chex.Array) -> chex.Array:
+        d = agent_pos[None, :, :] - block[:, None, :]  # (B, N, 2)
+        return jnp.min(jnp.linalg.norm(d, axis=-1), axis=1)  # (B,)
+
+    return in_blocks(rows, landmark_pos)
 
 
 # The environment ------------------------------------------------------------------------
@@ -231,18 +246,19 @@ class MpeSpread(Env):
             ),
             t=jnp.zeros((), jnp.int32),
         )
-        no = jnp.zeros((), bool)
-        return state, self._timestep(state, jnp.zeros((self.n,), jnp.float32), no)
+        zero = jnp.zeros((), jnp.float32)  # no step taken, nothing covered yet
+        return state, self._timestep(state, jnp.zeros((self.n,), jnp.float32), zero < 0, zero)
 
     def step(self, state: MpeState, actions: chex.Array) -> tuple[MpeState, TimeStep]:
         actions = jnp.asarray(actions, jnp.int32)  # (N,)
         pos, vel = world_step(state.agent_pos, state.agent_vel, actions)
         done = state.t >= TIME_LIMIT  # jaxmarl tests the limit before counting the step
         state = state.replace(agent_pos=pos, agent_vel=vel, t=state.t + 1)
-        global_reward = -jnp.sum(nearest_agent(pos, state.landmark_pos))  # ()
+        gaps = nearest_agent(pos, state.landmark_pos)  # (M,) for the reward and coverage
         local = -overlaps(pos).astype(jnp.float32)  # (N,)
-        reward = local * LOCAL_RATIO + global_reward * (1 - LOCAL_RATIO)  # (N,)
-        return state, self._timestep(state, reward, done)
+        reward = local * LOCAL_RATIO - jnp.sum(gaps) * (1 - LOCAL_RATIO)  # (N,)
+        won = jnp.where(done, jnp.mean((gaps < COVER_DISTANCE).astype(jnp.float32)), 0.0)
+        return state, self._timestep(state, reward, done, won)
 
     # Internals -------------------------------------------------------------------------
 
@@ -273,11 +289,11 @@ class MpeSpread(Env):
         covered = nearest_agent(state.agent_pos, state.landmark_pos) < COVER_DISTANCE
         return jnp.mean(covered.astype(jnp.float32))
 
-    def _timestep(self, state: MpeState, reward: chex.Array, done: chex.Array) -> TimeStep:
+    def _timestep(self, state: MpeState, reward, done, won) -> TimeStep:
         n, m = self.n, self.m
         pos, vel, marks = state.agent_pos, state.agent_vel, state.landmark_pos
         if self.sense is not None:
-            return self._sensed_timestep(state, reward, done)
+            return self._sensed_timestep(state, reward, done, won)
         peer_rel = pos[self._peers] - pos[:, None, :]  # (N, N-1, 2)
         mark_rel = marks[None, :, :] - pos[:, None, :]  # (N, M, 2)
         obs = jnp.concatenate(
@@ -291,9 +307,10 @@ class MpeSpread(Env):
             axis=-1,
         )  # (N, 4N + 2M)
         entities = self._tokens(vel, pos / self.half, peer_rel, mark_rel)  # (N, E, F)
-        return self._pack(state, obs, entities, jnp.asarray(self._token_agent), reward, done)
+        agent = jnp.asarray(self._token_agent)
+        return self._pack(state, obs, entities, agent, reward, done, won)
 
-    def _sensed_timestep(self, state: MpeState, reward: chex.Array, done: chex.Array) -> TimeStep:
+    def _sensed_timestep(self, state: MpeState, reward, done, won) -> TimeStep:
         """``sense=K``: the K nearest peers and landmarks of each agent, nearest first."""
         n, (kp, km) = self.n, self.seen
         pos, vel = state.agent_pos, state.agent_vel
@@ -304,7 +321,7 @@ class MpeSpread(Env):
         own = jnp.arange(n, dtype=jnp.int32)[:, None]  # (N, 1)
         agent = jnp.concatenate([own, peer_idx, jnp.full((n, km), -1, jnp.int32)], axis=1)
         obs = entities.reshape(n, -1)  # (N, E x F)
-        return self._pack(state, obs, entities, agent, reward, done)
+        return self._pack(state, obs, entities, agent, reward, done, won)
 
     @staticmethod
     def _tokens(vel, pos, peer_rel, mark_rel) -> chex.Array:
@@ -315,14 +332,13 @@ class MpeSpread(Env):
         others = jnp.pad(rel, ((0, 0), (0, 0), (0, ENTITY_DIM - 2)))  # (N, E-1, F)
         return jnp.concatenate([self_token[:, None], others], axis=1)  # (N, E, F)
 
-    def _pack(self, state, obs, entities, agent, reward, done) -> TimeStep:
+    def _pack(self, state, obs, entities, agent, reward, done, won) -> TimeStep:
         n, e = self.n, self.spec.num_entities
         pos, vel, marks = state.agent_pos, state.agent_vel, state.landmark_pos
         elapsed = (state.t / (TIME_LIMIT + 1)).astype(jnp.float32)[None]  # (1,)
         global_state = jnp.concatenate(
             [pos.reshape(-1), vel.reshape(-1), marks.reshape(-1), elapsed]
         )  # (4N + 2M + 1,)
-        won = jnp.where(done, self.coverage(state), 0.0)
         return TimeStep(
             obs=obs,
             entities=entities,
