@@ -6,6 +6,7 @@ Used by ``diamond-marl env-check NAME`` and by the API-conformance tests.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Callable
 
@@ -109,13 +110,18 @@ def symmetric_share(obs: chex.Array, action_mask: chex.Array) -> float:
     so this is a lower bound for a policy that ignores part of it.
     """
     obs, choice = np.asarray(obs), np.asarray(action_mask).sum(-1) >= 2  # (..., N)
-    n = obs.shape[-2]
-    hit = np.zeros(obs.shape[:-2], dtype=bool)
-    for i in range(n):
-        for j in range(i + 1, n):
-            same = (obs[..., i, :] == obs[..., j, :]).all(-1)
-            hit |= same & choice[..., i] & choice[..., j]
-    return float(hit.mean()) if hit.size else 0.0
+    *batch, n, _ = obs.shape
+    if not math.prod(batch):
+        return 0.0
+    # one row per agent; an agent without a choice gets a column no other agent shares
+    tag = np.where(choice, 0, np.arange(1, n + 1, dtype=np.float32))[..., None]  # (..., N, 1)
+    rows = np.concatenate([obs.astype(np.float32) + 0.0, tag], axis=-1)  # +0.0: -0.0 == 0.0
+    rows = rows.reshape(-1, n, rows.shape[-1])  # (T, N, O + 1)
+    # sort each timestep's rows; equal rows become neighbours (NaN never equals itself)
+    order = np.lexsort(rows.transpose(2, 0, 1)[::-1], axis=-1)  # (T, N)
+    rows = np.take_along_axis(rows, order[..., None], axis=1)
+    hit = (rows[:, 1:] == rows[:, :-1]).all(-1).any(-1)  # (T,)
+    return float(hit.mean())
 
 
 @dataclasses.dataclass
