@@ -96,6 +96,8 @@ def test_separate_clipping_clips_each_network_on_its_own():
 
 
 def test_ppo_logs_approx_kl_and_living_entropy(tmp_path):
+    """A short MAPPO run with the off-by-default options on (and the team critic): it
+    trains, and logs the KL and the living agents' entropy."""
     cfg = resolve(
         {
             "algo": "mappo",
@@ -110,6 +112,7 @@ def test_ppo_logs_approx_kl_and_living_entropy(tmp_path):
             "chunks": "1",
             "ppo.mask_dead": "true",
             "ppo.separate_clip": "true",
+            "ppo.critic": "team",
             "out": str(tmp_path / "run"),
         }
     )

@@ -14,6 +14,7 @@ from diamond_marl.networks import (
     NetworkConfig,
     from_timestep,
     make_breaker,
+    make_critic,
     reset_carry,
 )
 
@@ -37,6 +38,21 @@ def test_value_head_on_a_draw_free_network():
     obs = make_obs()
     out = jax.jit(lambda o: net.apply(net.init(jax.random.key(0), o), o, None, 0, "eval"))(obs)
     assert out.value.shape == (2, 3) and out.q is None and out.logits.shape == (2, 3, A)
+
+
+def test_team_critic_runs_at_any_team_size_and_reads_the_team():
+    """``ppo.critic=team``: one set of weights at 3 and at 7 agents; agent 0's value moves
+    when only agent 2's view changes (the team's mean embedding), the entity critic's not."""
+    cfg = dataclasses.replace(TINY, outputs=("value",), value_hidden=8)
+    obs = make_obs(n=3, others=2)
+    changed = obs._replace(entities=obs.entities.at[:, 2].add(1.0))  # agent 2's tokens only
+    for kind, moves in (("team", True), ("entity", False)):
+        critic = make_critic(kind, cfg)
+        params = critic.init(jax.random.key(0), obs)
+        value = jax.jit(critic.apply)
+        assert value(params, make_obs(n=7, others=2)).value.shape == (2, 7)
+        before, after = value(params, obs).value[:, 0], value(params, changed).value[:, 0]
+        assert bool(jnp.any(jnp.abs(after - before) > 1e-6)) is moves, kind
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,7 @@ from diamond_marl.options import coerce
 ALGOS = ("mappo", "ippo", "qmix", "vdn", "iql")
 PPO_ALGOS = ("mappo", "ippo")
 Q_ALGOS = ("qmix", "vdn", "iql")
+PPO_CRITICS = ("auto", "state", "entity", "team")  # ppo.critic; see PPOConfig
 
 
 @dataclasses.dataclass
@@ -62,6 +63,10 @@ class PPOConfig:
     mask_dead: bool = False  # policy loss and entropy over agents with a choice of action only
     separate_clip: bool = False  # clip the actor's and the critic's gradient norms separately
     critic_layernorm: bool = False  # LayerNorm on the state critic's input and hidden layers
+    # the critic: "auto" (MAPPO: "state", IPPO: "entity"), "state" (an MLP on the global
+    # state), "entity" (each agent's own tokens) or "team" (each agent's own tokens and the
+    # team's mean embedding: centralised, and it runs at any team size)
+    critic: str = "auto"
 
 
 @dataclasses.dataclass
@@ -333,6 +338,8 @@ def validate(cfg: TrainConfig) -> Any:
             f"q.microbatches={cfg.q.microbatches} must divide q.batch_episodes "
             f"= {cfg.q.batch_episodes}"
         )
+    if cfg.is_ppo and cfg.ppo.critic not in PPO_CRITICS:
+        raise allowed(cfg.ppo.critic, "ppo.critic", PPO_CRITICS)
     if cfg.is_ppo and not 0 <= cfg.ppo.lr_floor <= 1:
         raise ConfigError(f"ppo.lr_floor={cfg.ppo.lr_floor}: a fraction of lr must lie in [0, 1]")
     if cfg.is_ppo and (cfg.num_envs * cfg.ppo.rollout_len) % cfg.ppo.minibatches:

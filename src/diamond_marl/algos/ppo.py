@@ -2,6 +2,9 @@
 
 - MAPPO: a centralised critic V(global state), one value shared by the team's agents.
 - IPPO: a decentralised critic V(own entity view) per agent, on a noise-free torso.
+- ``ppo.critic=team`` (either algorithm): V(own entity view, the team's mean embedding) per
+  agent, centralised like MAPPO's but with no global state vector, so it trains at one team
+  size and runs at another (fleets; cost linear in N).
 
 Both use the shared entity-attention actor with the run's symmetry breaker. The critic never
 sees the breaker's draws. One update = collect ``rollout_len`` steps from ``num_envs``
@@ -152,7 +155,8 @@ def make_ppo(setup: TrainSetup) -> Algorithm:
     cfg, spec = setup.config, setup.env.spec
     pc = cfg.ppo
     b, t = cfg.num_envs, pc.rollout_len
-    centralised = cfg.algo == "mappo"
+    kind = {"auto": "state" if cfg.algo == "mappo" else "entity"}.get(pc.critic, pc.critic)
+    on_state = kind == "state"  # the global state vector, not the agents' tokens
     actor_cfg = network_config(cfg, ("policy",), policy_init_scale=pc.policy_init_scale)
     actor = make_network(spec, setup.breaker, actor_cfg)
     acting = Actor(actor)
@@ -164,7 +168,7 @@ def make_ppo(setup: TrainSetup) -> Algorithm:
         )
     critic_cfg = network_config(cfg, ("value",), value_hidden=cfg.net.critic_hidden)
     critic_cfg = dataclasses.replace(critic_cfg, recurrent=False)  # critics are feed-forward
-    critic = make_critic("state" if centralised else "entity", critic_cfg, pc.critic_layernorm)
+    critic = make_critic(kind, critic_cfg, pc.critic_layernorm)
     total_updates = setup.updates_total
     lr = (
         optax.linear_schedule(
@@ -182,7 +186,7 @@ def make_ppo(setup: TrainSetup) -> Algorithm:
 
     def values(params: Any, ts: TimeStep) -> chex.Array:
         """(..., N) state values; the critic takes no key."""
-        if centralised:
+        if on_state:
             v = critic.apply(params["critic"], ts.state)  # (...)
             return jnp.broadcast_to(v[..., None], ts.reward.shape)  # (..., N)
         return critic.apply(params["critic"], from_timestep(ts)).value  # (..., N)
@@ -193,7 +197,7 @@ def make_ppo(setup: TrainSetup) -> Algorithm:
         ts = run.roll.ts
         obs = from_timestep(ts)
         params = {"actor": actor.init(actor_key, obs)}
-        params["critic"] = critic.init(critic_key, ts.state if centralised else obs)
+        params["critic"] = critic.init(critic_key, ts.state if on_state else obs)
         return PPOState(
             params=params,
             opt_state=tx.init(params),

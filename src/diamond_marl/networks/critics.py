@@ -1,9 +1,10 @@
 """Critics: value functions that never see the breakers' draws.
 
-Both take no key. ``EntityCritic`` (IPPO-style, per agent from its own entity view) is the
-agent network with breaker ``none`` and a value head; ``StateCritic`` (MAPPO-style,
-centralised) reads the global state. Mixers (``networks.mixers``) are the critics of
-value decomposition and take no key either.
+They take no key. ``EntityCritic`` (IPPO-style, per agent from its own entity view) is the
+agent network with breaker ``none`` and a value head; with ``team`` it also reads the team's
+mean embedding (centralised, at any team size: the fleet critic). ``StateCritic``
+(MAPPO-style, centralised) reads the global state, whose size grows with the team. Mixers
+(``networks.mixers``) are the critics of value decomposition and take no key either.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from diamond_marl.networks.dense import Dense
 from diamond_marl.networks.inputs import AgentObs
 from diamond_marl.networks.network import AgentNetwork, NetOut, NetworkConfig
 
-CRITICS = ("entity", "state")
+CRITICS = ("entity", "state", "team")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,10 +67,12 @@ class StateCritic(nn.Module):
 def make_critic(
     kind: str, config: NetworkConfig | None = None, layernorm: bool = False
 ) -> EntityCritic | StateCritic:
-    """``"entity"`` (agent network, no breaker) or ``"state"`` (MLP on the global state;
-    ``layernorm``: see ``StateCritic``; the entity critic's torso has its own LayerNorms)."""
-    if kind == "entity":
-        return EntityCritic(config or NetworkConfig(outputs=("value",)))
+    """``"entity"`` (agent network, no breaker), ``"team"`` (the same, its value head also
+    reading the team's mean embedding) or ``"state"`` (MLP on the global state; ``layernorm``:
+    see ``StateCritic``; the entity critics' torso has its own LayerNorms)."""
+    if kind in ("entity", "team"):
+        config = config or NetworkConfig(outputs=("value",))
+        return EntityCritic(dataclasses.replace(config, team_value=kind == "team"))
     if kind == "state":
         return StateCritic((config or NetworkConfig()).value_hidden, layernorm)
     raise allowed(kind, "critic", CRITICS)

@@ -77,6 +77,9 @@ class NetworkConfig:
     q_init_scale: float = 0.01
     """Init std multiplier of the Q head's score layers (``ActionHead.init_scale``): agent Qs
     start near 0, so a mixer's Q_tot starts within the scale of the returns."""
+    team_value: bool = False
+    """The value head reads the agent's own vector beside the team's mean vector (the mean
+    over the N agents): a centralised critic whose size does not depend on N."""
     policy_init_scale: float = 1.0
     """The same for the policy head: 1 = LeCun's scale; a small value (0.01, as MAPPO's and
     JaxMARL's output layers) starts the policy near uniform over the available actions."""
@@ -139,7 +142,11 @@ class AgentModule(nn.Module):
                 own, tokens
             )
         if "value" in cfg.outputs:
-            value = ValueHead(cfg.value_hidden, name="value")(own)  # (..., N)
+            seen = own
+            if cfg.team_value:  # own vector and the team's mean, (..., N, 2D)
+                team = jnp.broadcast_to(jnp.mean(own, axis=-2, keepdims=True), own.shape)
+                seen = jnp.concatenate([own, team], axis=-1)
+            value = ValueHead(cfg.value_hidden, name="value")(seen)  # (..., N)
         return NetOut(logits, q, value, new_carry, own)
 
 
