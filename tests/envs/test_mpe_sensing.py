@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from diamond_marl.envs import make, mpe, sensing
+from diamond_marl.envs.check import symmetric_share
 from diamond_marl.envs.sensing import nearest
 from diamond_marl.errors import ConfigError
 
@@ -116,8 +117,25 @@ def test_density_grows_the_arena_and_keeps_the_self_token_in_unit_range():
         ("mpe:spread,n=4,sense=9", "sense=9"),
         ("mpe:spread,n=4,density=-1", "density=-1"),
         ("mpe:spread,n=4,density=0", "density=0"),
+        ("mpe:spread,n=4,group=0", "group=0"),
+        ("mpe:spread,n=4,group=5", "group=5"),
     ],
 )
 def test_impossible_sensing_is_refused_naming_the_value(name, named):
     with pytest.raises(ConfigError, match=named):
         make(name)
+
+
+def test_groups_start_together_and_see_the_same():
+    """``group=G``: agents 0-2, 3-5, 6 share start points; with local sensing the members of
+    a group see exactly the same tokens (the local trap), other agents do not."""
+    env = make("mpe:spread,n=7,sense=3,density=0.75,group=3")
+    state, ts = env.reset(KEY)
+    pos, ent = np.asarray(state.agent_pos), np.asarray(ts.entities)
+    for members in ((0, 1, 2), (3, 4, 5)):
+        assert (pos[list(members)] == pos[members[0]]).all()
+        assert (ent[list(members)] == ent[members[0]]).all()
+    assert len({tuple(p) for p in pos}) == 3
+    assert symmetric_share(ts.obs[None], ts.action_mask[None]) == 1.0
+    assert np.array_equal(_rollout("mpe:spread,n=4,group=1")[1].agent_pos,
+                          _rollout("mpe:spread,n=4")[1].agent_pos)  # fmt: skip

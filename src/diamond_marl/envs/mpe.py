@@ -26,7 +26,9 @@ drawn uniformly in the square instead: a symmetry dial, since at R = 0 every age
 one point and sees exactly what the others see. ``tie=p`` (not in jaxmarl) starts an episode
 with every agent at one point with probability p, and as without it otherwise: the share of
 episodes in which a deterministic shared policy is trapped, the symmetry dial of
-``suites/symmetry.yaml``.
+``suites/symmetry.yaml``. ``group=G`` (not in jaxmarl) starts the agents in groups of G at
+shared points (one draw per group): the local trap of a fleet, where a group's agents see the
+same thing at the start however large the fleet is.
 
 Fleets (not in jaxmarl): ``sense=K`` gives each agent the tokens of its K nearest peers and
 its K nearest landmarks only (``envs.sensing``; at most N - 1 peers and M landmarks), so
@@ -181,6 +183,7 @@ class MpeSpread(Env):
         tie: float | None = None,
         sense: int | None = None,
         density: float | None = None,
+        group: int | None = None,
     ) -> None:
         m = n if landmarks is None else landmarks
         if n < 2:
@@ -198,8 +201,12 @@ class MpeSpread(Env):
             )
         if density is not None and not density > 0:
             raise ConfigError(f"mpe:spread: density={density:g} is impossible; allowed: > 0")
+        if group is not None and not 1 <= group <= n:
+            raise ConfigError(
+                f"mpe:spread: group={group} is impossible with n={n}; allowed: 1 <= group <= {n}"
+            )
         self.n, self.m, self.spawn, self.tie = n, m, spawn, tie
-        self.sense, self.density = sense, density
+        self.sense, self.density, self.group = sense, density, group
         # half the arena's side: agents and landmarks start in [-half, half]^2
         self.half = SPAWN_HALF_WIDTH if density is None else math.sqrt(n / density) / 2
         name = f"mpe:spread,n={n}" + ("" if m == n else f",landmarks={m}")
@@ -207,6 +214,7 @@ class MpeSpread(Env):
         name += "" if tie is None else f",tie={tie:g}"
         name += "" if sense is None else f",sense={sense}"
         name += "" if density is None else f",density={density:g}"
+        name += "" if group is None else f",group={group}"
         self.seen = (n - 1, m) if sense is None else (min(sense, n - 1), min(sense, m))
         e = 1 + sum(self.seen)
         self.spec = EnvSpec(
@@ -275,14 +283,19 @@ class MpeSpread(Env):
         return jnp.where(tied, jnp.broadcast_to(pos[0], pos.shape), pos)
 
     def _draw_agents(self, key: chex.PRNGKey) -> chex.Array:
+        """(N, 2); with ``group=G`` one point is drawn per group of G agents (the last group
+        may be smaller), and the group's agents all start there."""
+        count = self.n if self.group is None else -(-self.n // self.group)  # points to draw
         if self.spawn is None:
-            return jax.random.uniform(key, (self.n, 2), minval=-self.half, maxval=self.half)
-        centre_key, radius_key, angle_key = jax.random.split(key, 3)
-        centre = jax.random.uniform(centre_key, (2,), minval=-self.half, maxval=self.half)
-        radius = self.spawn * jnp.sqrt(jax.random.uniform(radius_key, (self.n,)))  # (N,)
-        angle = jax.random.uniform(angle_key, (self.n,), maxval=2 * jnp.pi)  # (N,)
-        offset = jnp.stack([jnp.cos(angle), jnp.sin(angle)], axis=-1)  # (N, 2)
-        return centre + radius[:, None] * offset  # (N, 2)
+            pos = jax.random.uniform(key, (count, 2), minval=-self.half, maxval=self.half)
+        else:
+            centre_key, radius_key, angle_key = jax.random.split(key, 3)
+            centre = jax.random.uniform(centre_key, (2,), minval=-self.half, maxval=self.half)
+            radius = self.spawn * jnp.sqrt(jax.random.uniform(radius_key, (count,)))
+            angle = jax.random.uniform(angle_key, (count,), maxval=2 * jnp.pi)
+            offset = jnp.stack([jnp.cos(angle), jnp.sin(angle)], axis=-1)  # (count, 2)
+            pos = centre + radius[:, None] * offset  # (count, 2)
+        return pos if self.group is None else pos[jnp.arange(self.n) // self.group]
 
     def coverage(self, state: MpeState) -> chex.Array:
         """() fraction of landmarks with an agent centre within ``COVER_DISTANCE``."""
@@ -363,14 +376,16 @@ def _build(variant: str | None, params: dict[str, str]) -> MpeSpread:
             raise ConfigError(f"mpe needs a task, e.g. 'mpe:spread,n=3'; allowed: {TASKS[0]}")
         raise allowed(variant, "MPE task", TASKS)
     env = f"mpe:{variant}"
-    registry.check_no_extra(params, ("n", "landmarks", "spawn", "tie", "sense", "density"), env)
+    known = ("n", "landmarks", "spawn", "tie", "sense", "density", "group")
+    registry.check_no_extra(params, known, env)
     n = registry.int_param(params, "n", DEFAULT_AGENTS, 2, env)
     landmarks = registry.int_param(params, "landmarks", n, 1, env)
     spawn = registry.float_param(params, "spawn", None, 0.0, env)
     tie = registry.float_param(params, "tie", None, 0.0, env, maximum=1.0)
     sense = registry.int_param(params, "sense", 0, 1, env) if "sense" in params else None
     density = registry.float_param(params, "density", None, 0.0, env)
-    return MpeSpread(n, landmarks, spawn, tie, sense, density)
+    group = registry.int_param(params, "group", 0, 1, env) if "group" in params else None
+    return MpeSpread(n, landmarks, spawn, tie, sense, density, group)
 
 
 registry.register(
@@ -379,6 +394,7 @@ registry.register(
     listed=("mpe:spread,n=3", "mpe:spread,n=8"),
     summary=(
         "MPE cooperative navigation (spread); params n>=2, landmarks>=1, spawn>=0 (radius), "
-        "0<=tie<=1 (share of tied starts), sense>=1 (K nearest seen), density>0 (agents/area)"
+        "0<=tie<=1 (share of tied starts), sense>=1 (K nearest seen), density>0 (agents/area), "
+        "group>=1 (agents start in groups of this size at shared points)"
     ),
 )
