@@ -234,12 +234,14 @@ class MpeSpread(Env):
                 f"coverage = share of landmarks with an agent within {COVER_DISTANCE}"
             ),
         )
-        self._peers = peer_index(n)  # (N, N-1)
-        agent, kinds = team_tables(n, m, EntityKind.TASK)  # (N, N + M) each
-        if sense is not None:  # [self, kp nearest peers, km nearest landmarks]
+        if sense is None:  # [self, N-1 peers ascending, M landmarks]; N x (N + M) tables
+            self._peers = peer_index(n)  # (N, N-1)
+            agent, kinds = team_tables(n, m, EntityKind.TASK)  # (N, N + M) each
+        else:  # [self, kp nearest peers, km nearest landmarks]: nothing N x N (10^8 at 10^4)
             kp, km = self.seen
-            kinds = np.concatenate([kinds[:, :1], kinds[:, 1 : 1 + kp], kinds[:, n : n + km]], 1)
-            agent = None  # the nearest peers change every step: named in ``_timestep``
+            row = [EntityKind.SELF] + [EntityKind.PEER] * kp + [EntityKind.TASK] * km
+            kinds = np.broadcast_to(np.asarray(row, np.int32), (n, e)).copy()
+            self._peers = agent = None  # the nearest peers change every step: see ``_timestep``
         self._token_agent, self._token_kind = agent, kinds  # (N, E) each
 
     # API -------------------------------------------------------------------------------
