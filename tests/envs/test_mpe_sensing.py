@@ -119,6 +119,7 @@ def test_density_grows_the_arena_and_keeps_the_self_token_in_unit_range():
         ("mpe:spread,n=4,density=0", "density=0"),
         ("mpe:spread,n=4,group=0", "group=0"),
         ("mpe:spread,n=4,group=5", "group=5"),
+        ("mpe:spread,n=100000000,sense=4", "n=100000000: one step .* would hold about"),
     ],
 )
 def test_impossible_sensing_is_refused_naming_the_value(name, named):

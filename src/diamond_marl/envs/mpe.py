@@ -77,7 +77,7 @@ from flax import struct
 
 from diamond_marl.envs import registry
 from diamond_marl.envs.base import Env
-from diamond_marl.envs.sensing import in_blocks, nearest
+from diamond_marl.envs.sensing import check_fits, in_blocks, nearest
 from diamond_marl.envs.tokens import peer_index, team_tables
 from diamond_marl.envs.types import EntityKind, EnvSpec, TimeStep
 from diamond_marl.errors import ConfigError, allowed
@@ -217,6 +217,8 @@ class MpeSpread(Env):
         name += "" if group is None else f",group={group}"
         self.seen = (n - 1, m) if sense is None else (min(sense, n - 1), min(sense, m))
         e = 1 + sum(self.seen)
+        # the tokens, the flat obs and a copy of each while a step builds them, float32
+        check_fits(f"mpe:spread,n={n}", n, max(n, m), extra_bytes=4 * n * e * ENTITY_DIM * 4)
         self.spec = EnvSpec(
             name=name,
             num_agents=n,

@@ -14,6 +14,7 @@ origins there is one block and the graph is the function itself.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -21,7 +22,26 @@ import chex
 import jax
 import jax.numpy as jnp
 
+from diamond_marl.errors import ConfigError
+
 BLOCK = 1024  # origins per block: 1024 x 10,000 pairs of float32 pairs is 80 MB
+# XLA's temporaries per (origin, point) pair of a block pass, as measured on mpe:spread
+# (196 MB for a step at N = 10,000: 1,024 x 10,000 pairs)
+PAIR_BYTES = 20
+
+
+def check_fits(name: str, origins: int, points: int, extra_bytes: int = 0) -> None:
+    """Refuse, before anything is allocated, an environment whose step would hold more than
+    half of this machine's memory: its pairwise pass (``origins`` x ``points`` in blocks) and
+    ``extra_bytes`` more (e.g. its tokens). One environment; vmapped ones multiply it."""
+    need = min(origins, BLOCK) * points * PAIR_BYTES + extra_bytes
+    have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if need > have // 2:
+        raise ConfigError(
+            f"{name}: one step of the environment alone would hold about {need / 2**30:.1f} GB "
+            f"({min(origins, BLOCK):,} x {points:,} pair distances and its tokens); this "
+            f"machine has {have / 2**30:.1f} GB; allowed: a smaller team (or sense=K)"
+        )
 
 
 def in_blocks(fn: Callable[[chex.Array, chex.Array], Any], origins: chex.Array) -> Any:
