@@ -21,7 +21,7 @@ execution::
         coverage=<c> optimal=<o> random=<r>
 
 ``agent_steps_per_s`` is N x steps x episodes x seeds per second of the evaluation, timed on
-its second call (after compilation; the policy and the environment together).
+its one run after compilation (ahead of time; the policy and the environment together).
 ``peak_rss_mb`` is the child's peak resident memory after that line's runs (the references
 run last, so their N x N assignment is not counted). Each N's results
 go to ``OUT/n<N>.json`` when it finishes, so an interrupted benchmark resumes where it
@@ -104,26 +104,25 @@ def references(env, episodes: int, keys):
 
     n, m = env.spec.num_agents, env.m
 
-    def split(state):  # the global state: positions, velocities, landmarks, elapsed
-        return state[: 2 * n].reshape(n, 2), state[2 * n : 4 * n].reshape(n, 2), state[4 * n :]
+    def unpack(state):  # the global state: positions, velocities, landmarks (then elapsed)
+        pos, vel = state[: 2 * n].reshape(n, 2), state[2 * n : 4 * n].reshape(n, 2)
+        return pos, vel, state[4 * n : 4 * n + 2 * m].reshape(m, 2)
 
     def assign(states: np.ndarray) -> np.ndarray:  # (episodes, S) -> (episodes, N) landmark
         out = np.empty((states.shape[0], n), np.int32)
         for i, s in enumerate(states):
-            rows, cols = linear_sum_assignment(cdist(s[: 2 * n].reshape(n, 2), marks_of(s)))
+            pos, _, marks = unpack(s)
+            rows, cols = linear_sum_assignment(cdist(pos, marks))
             out[i, rows] = cols
         return out
-
-    def marks_of(s):
-        return s[4 * n : 4 * n + 2 * m].reshape(m, 2)
 
     def start(ts):
         shape = jax.ShapeDtypeStruct(ts.state.shape[:1] + (n,), jnp.int32)
         return jax.pure_callback(assign, shape, ts.state, vmap_method="sequential")
 
     def drive(params, ts, step_key, episode_key, target):
-        pos, vel, rest = split(ts.state)
-        gap = rest[: 2 * m].reshape(m, 2)[target] - pos  # (N, 2)
+        pos, vel, marks = unpack(ts.state)
+        gap = marks[target] - pos  # (N, 2)
         # brake in time: the speed that stops at the landmark, at most the top speed
         top = ACCEL * DT / DAMPING
         want = jnp.clip(gap * DAMPING / DT, -top, top)
@@ -162,8 +161,8 @@ def measure(n: int, out: Path, group: int | None) -> list[dict]:
         params = jax.tree.map(lambda x: x[:seeds], run.act_params)
         for execution in EXECUTIONS:
             act = functools.partial(algo.act, execution=execution)
-            ev = jax.jit(jax.vmap(make_evaluate(env, act, algo.start_carry, episodes)))
-            jax.block_until_ready(ev(params, jax.random.split(keys[0], seeds)))  # compile
+            ev = jax.vmap(make_evaluate(env, act, algo.start_carry, episodes))
+            ev = jax.jit(ev).lower(params, keys).compile()  # compiled, not run
             begin = time.perf_counter()
             result = jax.block_until_ready(ev(params, keys))
             wall = time.perf_counter() - begin
@@ -248,11 +247,10 @@ def picture(out: Path, path: Path, n: int = 1000) -> None:
     import matplotlib.pyplot as plt
 
     from diamond_marl.algos.evaluate import advance, start_episode
+    from diamond_marl.algos.saved_run import load_run
     from diamond_marl.envs.wrappers import EpisodeMetrics
 
     dm.setup_jax()
-    from diamond_marl.algos.saved_run import load_run
-
     run = load_run(out / "train-rank")
     program = run.program_for(fleet_env(n))
     env, algo = EpisodeMetrics(program.setup.env), program.algo

@@ -169,6 +169,11 @@ def nearest_agent(agent_pos: chex.Array, landmark_pos: chex.Array) -> chex.Array
     return in_blocks(rows, landmark_pos)
 
 
+def covered(gaps: chex.Array) -> chex.Array:
+    """() share of landmarks whose nearest agent (``gaps (M,)``) is within ``COVER_DISTANCE``."""
+    return jnp.mean((gaps < COVER_DISTANCE).astype(jnp.float32))
+
+
 # The environment ------------------------------------------------------------------------
 
 
@@ -269,7 +274,7 @@ class MpeSpread(Env):
         gaps = nearest_agent(pos, state.landmark_pos)  # (M,) for the reward and coverage
         local = -overlaps(pos).astype(jnp.float32)  # (N,)
         reward = local * LOCAL_RATIO - jnp.sum(gaps) * (1 - LOCAL_RATIO)  # (N,)
-        won = jnp.where(done, jnp.mean((gaps < COVER_DISTANCE).astype(jnp.float32)), 0.0)
+        won = jnp.where(done, covered(gaps), 0.0)
         return state, self._timestep(state, reward, done, won)
 
     # Internals -------------------------------------------------------------------------
@@ -303,8 +308,7 @@ class MpeSpread(Env):
 
     def coverage(self, state: MpeState) -> chex.Array:
         """() fraction of landmarks with an agent centre within ``COVER_DISTANCE``."""
-        covered = nearest_agent(state.agent_pos, state.landmark_pos) < COVER_DISTANCE
-        return jnp.mean(covered.astype(jnp.float32))
+        return covered(nearest_agent(state.agent_pos, state.landmark_pos))
 
     def _timestep(self, state: MpeState, reward, done, won) -> TimeStep:
         n, m = self.n, self.m
