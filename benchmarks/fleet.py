@@ -36,55 +36,46 @@ Then, per N and execution, rank's gain over none in coverage, seed by seed (5 se
 3 trained agents: all at one point) and at every N, so a group's agents see the same thing
 at the start: the symmetry trap, local, at any fleet size.
 
+``--radius R``: the measured fleets sense only within R (``mpe:spread,...,radius=R``; the
+trained policy unchanged), and the environment's pairwise work runs on a cell list, linear
+in N. Results go to ``OUT/radius<R>-n<N>.json`` and ``OUT/results-radius<R>.json``.
+
 Run: ``.venv/bin/python benchmarks/fleet.py --out runs/fleet`` (about 25 min on 2 cores;
 ``--sizes 16 100`` for a quick look). ``--picture FILE`` draws 1,000 agents of the rank
 policy at the start and end of an episode. ``--split 100 1000`` times the policy and the
-environment apart (10 environments, best of 5)::
+environment apart (10 environments, best of 5; with ``--radius`` also on the cell list;
+``--split-sense 8``: 8 peers and 8 landmarks seen, the trained policy unchanged)::
 
-    fleet split n=<N> envs=10 policy_ms=<p> env_ms=<e> policy_agent_steps_per_s=<x>
-        env_agent_steps_per_s=<y>
+    fleet split n=<N> sense=<K> radius=<R> envs=10 policy_ms=<p> env_ms=<e>
+        policy_agent_steps_per_s=<x> env_agent_steps_per_s=<y>
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
-import json
-import resource
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 import diamond_marl as dm
+import fleet_run
 from diamond_marl.atomic import atomic_write_json
+from diamond_marl.envs import make
+from diamond_marl.errors import ConfigError
 
 DENSITY, SENSE, TRAIN_N = 0.75, 2, 3
-BREAKERS = ("rank", "none")
 SIZES = (3, 16, 100, 1000, 10000)
 
 
-def fleet_env(n: int, group: int | None = None) -> str:
-    """The fleet at team size n; ``group``: agents start in groups of that size (at most n)."""
+def fleet_env(
+    n: int, group: int | None = None, radius: float | None = None, sense: int = SENSE
+) -> str:
+    """The fleet at team size n; ``group``: agents start in groups of that size (at most n);
+    ``radius``: sensing within it, the pairwise work on a cell list."""
     grouped = "" if group is None else f",group={min(group, n)}"
-    return f"mpe:spread,n={n},sense={SENSE},density={DENSITY:g}{grouped}"
-
-
-def train(out: Path, steps: int, seeds: int, group: int | None) -> None:
-    """Train (or resume, or keep) one run per breaker under ``out/train-<breaker>``."""
-    for breaker in BREAKERS:
-        run_dir = out / f"train-{breaker}"
-        if (run_dir / "config.yaml").exists():
-            if dm.load(run_dir).finished:
-                continue
-            dm.train(resume=run_dir)
-            continue
-        dm.train(
-            algo="mappo", env=fleet_env(TRAIN_N, group), breaker=breaker, seeds=seeds, steps=steps,
-            out=str(run_dir),
-        )  # fmt: skip
+    near = "" if radius is None else f",radius={radius:g}"
+    return f"mpe:spread,n={n},sense={sense},density={DENSITY:g}{grouped}{near}"
 
 
 def episodes_for(n: int) -> tuple[int, int]:
@@ -142,40 +133,18 @@ def references(env, episodes: int, keys):
     return out
 
 
-def measure(n: int, out: Path, group: int | None) -> list[dict]:
+def measure(n: int, out: Path, group: int | None, radius: float | None) -> list[dict]:
     """Every trained policy at team size n, both executions, and the references."""
     import jax
-
-    from diamond_marl.algos.evaluate import make_evaluate
-    from diamond_marl.algos.saved_run import load_run
-    from diamond_marl.networks.acting import EXECUTIONS
 
     dm.setup_jax()
     seeds, episodes = episodes_for(n)
     keys = jax.random.split(jax.random.PRNGKey(n), seeds)  # the same episodes for everyone
-    rows = []
-    for breaker in BREAKERS:
-        run = load_run(out / f"train-{breaker}")
-        program = run.program_for(fleet_env(n, group))
-        env, algo = program.setup.env, program.algo
-        params = jax.tree.map(lambda x: x[:seeds], run.act_params)
-        for execution in EXECUTIONS:
-            act = functools.partial(algo.act, execution=execution)
-            ev = jax.vmap(make_evaluate(env, act, algo.start_carry, episodes))
-            ev = jax.jit(ev).lower(params, keys).compile()  # compiled, not run
-            begin = time.perf_counter()
-            result = jax.block_until_ready(ev(params, keys))
-            wall = time.perf_counter() - begin
-            rows.append(
-                {
-                    "n": n, "breaker": breaker, "execution": execution,
-                    "agent_steps_per_s": n * env.spec.max_steps * episodes * seeds / wall,
-                    "peak_rss_mb": peak_rss_mb(),
-                    "coverage": float(np.mean(result["won"])),
-                    "seeds": seeds, "episodes_per_seed": episodes, "group": group,
-                    "coverage_by_seed": [float(c) for c in np.asarray(result["won"])],
-                }
-            )  # fmt: skip
+    rows, env = fleet_run.play(out, fleet_env(n, group, radius), seeds, episodes, keys)
+    for row in rows:
+        won = np.asarray(row.pop("result")["won"])
+        row.update(n=n, group=group, radius=radius, coverage=float(np.mean(won)))
+        row["coverage_by_seed"] = [float(c) for c in won]
     # last: the assignment holds N x N distances, which would otherwise count in the peaks
     refs = references(env, episodes, keys)
     for row in rows:
@@ -184,50 +153,17 @@ def measure(n: int, out: Path, group: int | None) -> list[dict]:
     return rows
 
 
-def split(n: int, out: Path, envs: int = 10) -> None:
-    """Where a step's time goes at team size n: the rank policy's act against the
-    environment's step, each alone, ``envs`` environments vmapped (best of 5 after compile)."""
-    import jax
-
-    from diamond_marl.algos.saved_run import load_run
-
-    dm.setup_jax()
-    run = load_run(out / "train-rank")
-    program = run.program_for(fleet_env(n))
-    env, algo, params = program.setup.env, program.algo, run.seed_params(0)
-    keys = jax.random.split(jax.random.PRNGKey(0), envs)
-    state, ts = jax.vmap(env.reset)(keys)
-    act = jax.jit(jax.vmap(lambda t, k: algo.act(params, t, k, k, algo.start_carry(t))[0]))
-    step = jax.jit(jax.vmap(env.step))
-    actions = act(ts, keys)
-    jax.block_until_ready(step(state, actions))
-
-    def best(fn, *args) -> float:
-        walls = []
-        for _ in range(5):
-            begin = time.perf_counter()
-            jax.block_until_ready(fn(*args))
-            walls.append(time.perf_counter() - begin)
-        return min(walls)
-
-    policy, world = best(act, ts, keys), best(step, state, actions)
+def split(n: int, out: Path, sense: int, radius: float | None, envs: int = 10) -> None:
+    """Where a step's time goes at team size n with ``sense`` tokens of each kind (the
+    trained policy runs with any K): its act against the environment's step; ``radius``:
+    sensing within it, the environment's pairwise work on a cell list."""
+    policy, world = fleet_run.split(out / "train-rank", fleet_env(n, None, radius, sense), envs)
     print(
-        f"fleet split n={n} envs={envs} policy_ms={policy * 1e3:.1f} env_ms={world * 1e3:.1f} "
-        f"policy_agent_steps_per_s={n * envs / policy:.0f} "
+        f"fleet split n={n} sense={sense} radius={radius} envs={envs} "
+        f"policy_ms={policy * 1e3:.1f} "
+        f"env_ms={world * 1e3:.1f} policy_agent_steps_per_s={n * envs / policy:.0f} "
         f"env_agent_steps_per_s={n * envs / world:.0f}"
     )
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident memory. Linux: ``VmHWM`` (``ru_maxrss`` would keep the
-    parent's peak across fork and exec); elsewhere ``ru_maxrss``."""
-    status = Path("/proc/self/status")
-    if status.exists():
-        for text in status.read_text().splitlines():
-            if text.startswith("VmHWM:"):
-                return int(text.split()[1]) / 1024  # kB
-    scale = 1024 * 1024 if sys.platform == "darwin" else 1024  # bytes on macOS, else kB
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale
 
 
 def line(row: dict) -> str:
@@ -303,70 +239,53 @@ def main() -> int:
         metavar="N",
         help="only time the policy and the environment apart at these team sizes (after training)",
     )
+    p.add_argument(
+        "--split-sense",
+        type=int,
+        default=SENSE,
+        metavar="K",
+        help="with --split: the peers and landmarks each agent sees (default: as trained)",
+    )
+    p.add_argument(
+        "--radius",
+        type=float,
+        help="agents sense within this radius, on a cell list (e.g. 2); --split times both",
+    )
     p.add_argument("--measure", type=int, help=argparse.SUPPRESS)  # the child process's N
     args = p.parse_args()
     bad = [n for n in args.sizes if n < 2]
-    if bad or args.steps < 1 or args.seeds < 1 or (args.group is not None and args.group < 1):
+    group_bad = args.group is not None and args.group < 1
+    if bad or args.steps < 1 or args.seeds < 1 or group_bad or args.split_sense < 1:
         print(
-            f"fleet: sizes {bad or args.sizes} must be >= 2, steps and seeds >= 1, "
-            f"group >= 1 (got {args.group})", file=sys.stderr,
+            f"fleet: sizes {bad or args.sizes} must be >= 2, steps, seeds and --split-sense "
+            f">= 1, group >= 1 (got {args.group})", file=sys.stderr,
         )  # fmt: skip
         return 2
+    try:
+        make(fleet_env(TRAIN_N, args.group, args.radius))
+    except ConfigError as err:
+        print(f"fleet: {err}", file=sys.stderr)
+        return 2
+    stem = "n" if args.radius is None else f"radius{args.radius:g}-n"  # the measured results
     if args.measure is not None:
-        rows = measure(args.measure, args.out, args.group)
-        atomic_write_json(args.out / f"n{args.measure}.json", rows)
+        rows = measure(args.measure, args.out, args.group, args.radius)
+        atomic_write_json(fleet_run.size_file(args.out, args.measure, stem), rows)
         return 0
-    train(args.out, args.steps, args.seeds, args.group)
+    fleet_run.train(args.out, fleet_env(TRAIN_N, args.group), args.steps, args.seeds)
     if args.split:
         for n in args.split:
-            split(n, args.out)
+            for radius in dict.fromkeys([None, args.radius]):
+                split(n, args.out, args.split_sense, radius)
         return 0
-    rows = []
-    for n in args.sizes:
-        done = args.out / f"n{n}.json"
-        if done.exists():
-            rows += json.loads(done.read_text())
-            print("\n".join(line(row) for row in rows if row["n"] == n))
-            continue
-        cmd = [sys.executable, __file__, "--out", str(args.out), "--measure", str(n)]
-        cmd += [] if args.group is None else ["--group", str(args.group)]
-        if subprocess.run(cmd).returncode != 0:
-            print(f"fleet: the run at n={n} failed", file=sys.stderr)
-            return 1
-        rows += json.loads(done.read_text())
-    gains = rank_gains(rows)
-    atomic_write_json(args.out / "results.json", {"rows": rows, "rank_gain": gains})
+    extra = [] if args.group is None else ["--group", str(args.group)]
+    extra += [] if args.radius is None else ["--radius", str(args.radius)]
+    rows = fleet_run.by_size(__file__, args.out, args.sizes, extra, line, stem=stem)
+    gains = fleet_run.rank_gains(rows, "n", "coverage", "fleet")
+    name = "results.json" if args.radius is None else f"results-radius{args.radius:g}.json"
+    atomic_write_json(args.out / name, {"rows": rows, "rank_gain": gains})
     if args.picture:
         picture(args.out, args.picture)
     return 0
-
-
-def rank_gains(rows: list[dict]) -> list[dict]:
-    """rank minus none in coverage, seed by seed, per N and execution, with its interval."""
-    from diamond_marl.bench.stats import compare
-
-    out = []
-    for n in sorted({r["n"] for r in rows}):
-        for execution in ("greedy", "sampled"):
-            by = {
-                r["breaker"]: dict(enumerate(r["coverage_by_seed"]))
-                for r in rows
-                if r["n"] == n and r["execution"] == execution and "coverage_by_seed" in r
-            }
-            if set(by) != set(BREAKERS):
-                continue
-            diff = compare(by["rank"], by["none"])
-            gain = {"n": n, "execution": execution, "seeds": len(diff.seeds)}
-            gain.update(mean=float(np.mean(diff.diffs)), better=diff.better, worse=diff.worse)
-            if diff.mean is not None:
-                gain.update(ci_low=diff.mean.low, ci_high=diff.mean.high)
-            ci = f" [{gain['ci_low']:+.3f}, {gain['ci_high']:+.3f}]" if "ci_low" in gain else ""
-            print(
-                f"fleet gain n={n} execution={execution} rank-none={gain['mean']:+.3f}{ci} "
-                f"seeds={gain['seeds']} higher={diff.better} lower={diff.worse}"
-            )
-            out.append(gain)
-    return out
 
 
 if __name__ == "__main__":

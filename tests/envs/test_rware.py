@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from diamond_marl.envs import EntityKind, list_envs, make
-from diamond_marl.envs.rware import ENTITY_DIM, LAYOUTS, OBS_DIM, RwareEnv, layout
+from diamond_marl.envs.rware import ENTITY_DIM, OBS_DIM, RwareEnv
+from diamond_marl.envs.rware_layout import LAYOUTS, layout
 from diamond_marl.errors import ConfigError
 
 STEPS = 50  # side-by-side rollout length

@@ -124,7 +124,7 @@ _ARROW = {0: (-0.35, 0), 1: (0, 0.35), 2: (0.35, 0), 3: (0, -0.35)}  # (d row, d
 
 
 def _draw_rware(ax: Any, env: RwareEnv, f: dict[str, np.ndarray]) -> None:
-    from diamond_marl.envs.rware import layout
+    from diamond_marl.envs.rware_layout import layout
 
     plan = layout(env.shelf_rows, env.shelf_columns)
     floor = np.where(plan["highways"], 1.0, 0.75)  # (H, W) aisles light, shelf cells darker

@@ -77,22 +77,30 @@ from flax import struct
 
 from diamond_marl.envs import registry
 from diamond_marl.envs.base import Env
-from diamond_marl.envs.sensing import check_fits, in_blocks, nearest
+from diamond_marl.envs.grid import Grid, nearest_within
+from diamond_marl.envs.mpe_physics import (  # noqa: F401  (re-exported: the physics' names)
+    ACCEL,
+    AGENT_RADIUS,
+    CONTACT_REACH,
+    COVER_DISTANCE,
+    DAMPING,
+    DT,
+    contact_force,
+    covered,
+    nearest_agent,
+    overlaps,
+    world_step,
+)
+from diamond_marl.envs.sensing import PAIR_BYTES, check_fits, nearest
 from diamond_marl.envs.tokens import peer_index, team_tables
 from diamond_marl.envs.types import EntityKind, EnvSpec, TimeStep
 from diamond_marl.errors import ConfigError, allowed
 
-# jaxmarl's MPE constants (environments/mpe/default_params.py, simple.py, simple_spread.py)
-AGENT_RADIUS = 0.15
-ACCEL = 5.0
-DAMPING = 0.25
-CONTACT_FORCE = 100.0
-CONTACT_MARGIN = 1e-3
-DT = 0.1
+# jaxmarl's MPE constants (environments/mpe/default_params.py, simple.py, simple_spread.py);
+# the physics' own are in ``mpe_physics``
 TIME_LIMIT = 25  # jaxmarl's max_steps; episodes last TIME_LIMIT + 1 steps
 LOCAL_RATIO = 0.5  # weight of the agent's own collision penalty in its reward
 SPAWN_HALF_WIDTH = 1.0  # agents and landmarks start uniformly in [-1, 1]^2
-COVER_DISTANCE = 0.1  # a landmark is covered when an agent centre is this close
 ACTION_NAMES = ("stay", "left", "right", "down", "up")  # -x, +x, -y, +y
 NUM_ACTIONS = len(ACTION_NAMES)
 ENTITY_DIM = 6
@@ -106,72 +114,6 @@ class MpeState:
     agent_vel: chex.Array  # (N, 2) float32
     landmark_pos: chex.Array  # (M, 2) float32
     t: chex.Array  # () int32 steps taken this episode
-
-
-# Physics ---------------------------------------------------------------------------------
-
-
-def action_force(actions: chex.Array) -> chex.Array:
-    """jaxmarl's discrete action decoding: int (N,) -> force (N, 2); 1/2 move -x/+x, 3/4 -y/+y."""
-    axis = jnp.where(actions <= 2, 0, 1)  # (N,)
-    sign = jnp.where(actions % 2 == 0, 1.0, -1.0) * (actions != 0)  # (N,)
-    return jax.nn.one_hot(axis, 2) * sign[:, None] * ACCEL  # (N, 2)
-
-
-def _delta_dist(block: chex.Array, pos: chex.Array) -> tuple[chex.Array, chex.Array]:
-    """``delta[i, j] = block[i] - pos[j]`` (B, N, 2) and its length (B, N)."""
-    delta = block[:, None, :] - pos[None, :, :]  # (B, N, 2)
-    return delta, jnp.sqrt(jnp.sum(jnp.square(delta), axis=-1))  # (B, N)
-
-
-def contact_force(pos: chex.Array) -> chex.Array:
-    """Soft contact force on each agent from every other agent, (N, 2) -> (N, 2)."""
-    dist_min = jnp.float32(AGENT_RADIUS) + jnp.float32(AGENT_RADIUS)
-
-    def rows(block: chex.Array, _ids: chex.Array) -> chex.Array:
-        delta, dist = _delta_dist(block, pos)
-        penetration = jnp.logaddexp(0.0, -(dist - dist_min) / CONTACT_MARGIN) * CONTACT_MARGIN
-        apart = dist > 0  # excludes i == j (and agents at one point: no direction to push in)
-        safe = jnp.where(apart, dist, 1.0)  # (B, N)
-        force = CONTACT_FORCE * delta / safe[..., None] * penetration[..., None]  # (B, N, 2)
-        return jnp.sum(jnp.where(apart[..., None], force, 0.0), axis=1)  # (B, 2)
-
-    return in_blocks(rows, pos)
-
-
-def world_step(
-    pos: chex.Array, vel: chex.Array, actions: chex.Array
-) -> tuple[chex.Array, chex.Array]:
-    """One physics step of the agents: (N, 2) positions and velocities, int (N,) actions."""
-    force = contact_force(pos) + action_force(actions)  # (N, 2)
-    return pos + vel * DT, vel * (1 - DAMPING) + force * DT
-
-
-def overlaps(pos: chex.Array) -> chex.Array:
-    """(N,) number of other agents each agent overlaps (jaxmarl's ``is_collision``)."""
-    dist_min = jnp.float32(AGENT_RADIUS) + jnp.float32(AGENT_RADIUS)
-
-    def rows(block: chex.Array, ids: chex.Array) -> chex.Array:
-        _, dist = _delta_dist(block, pos)
-        other = ids[:, None] != jnp.arange(pos.shape[0])  # (B, N)
-        return jnp.sum((dist < dist_min) & other, axis=1)  # (B,)
-
-    return in_blocks(rows, pos)
-
-
-def nearest_agent(agent_pos: chex.Array, landmark_pos: chex.Array) -> chex.Array:
-    """(M,) distance from each landmark to its nearest agent."""
-
-    def rows(block: chex.Array, _ids: chex.Array) -> chex.Array:
-        d = agent_pos[None, :, :] - block[:, None, :]  # (B, N, 2)
-        return jnp.min(jnp.linalg.norm(d, axis=-1), axis=1)  # (B,)
-
-    return in_blocks(rows, landmark_pos)
-
-
-def covered(gaps: chex.Array) -> chex.Array:
-    """() share of landmarks whose nearest agent (``gaps (M,)``) is within ``COVER_DISTANCE``."""
-    return jnp.mean((gaps < COVER_DISTANCE).astype(jnp.float32))
 
 
 # The environment ------------------------------------------------------------------------
@@ -189,6 +131,7 @@ class MpeSpread(Env):
         sense: int | None = None,
         density: float | None = None,
         group: int | None = None,
+        radius: float | None = None,
     ) -> None:
         m = n if landmarks is None else landmarks
         if n < 2:
@@ -210,6 +153,12 @@ class MpeSpread(Env):
             raise ConfigError(
                 f"mpe:spread: group={group} is impossible with n={n}; allowed: 1 <= group <= {n}"
             )
+        if radius is not None and (sense is None or not radius >= CONTACT_REACH):
+            raise ConfigError(
+                f"mpe:spread: radius={radius:g} is impossible"
+                + (" without sense=K" if sense is None else "")
+                + f"; allowed: radius >= {CONTACT_REACH} (the contact force's reach) with sense=K"
+            )
         self.n, self.m, self.spawn, self.tie = n, m, spawn, tie
         self.sense, self.density, self.group = sense, density, group
         # half the arena's side: agents and landmarks start in [-half, half]^2
@@ -220,10 +169,18 @@ class MpeSpread(Env):
         name += "" if sense is None else f",sense={sense}"
         name += "" if density is None else f",density={density:g}"
         name += "" if group is None else f",group={group}"
+        name += "" if radius is None else f",radius={radius:g}"
         self.seen = (n - 1, m) if sense is None else (min(sense, n - 1), min(sense, m))
         e = 1 + sum(self.seen)
         # the tokens, the flat obs and a copy of each while a step builds them, float32
-        check_fits(f"mpe:spread,n={n}", n, max(n, m), extra_bytes=4 * n * e * ENTITY_DIM * 4)
+        tokens = 4 * n * e * ENTITY_DIM * 4
+        self.radius, self.grid = radius, None
+        if radius is None:
+            check_fits(f"mpe:spread,n={n}", n, max(n, m), extra_bytes=tokens)
+        else:  # a cell list: every agent against the 9 x capacity candidates around it
+            self.grid = Grid.covering(self.half, radius, max(n, m) / (2 * self.half) ** 2)
+            pairs = 9 * self.grid.capacity * (n + m)
+            check_fits(f"mpe:spread,n={n}", 0, 0, extra_bytes=pairs * PAIR_BYTES + tokens)
         self.spec = EnvSpec(
             name=name,
             num_agents=n,
@@ -268,14 +225,22 @@ class MpeSpread(Env):
 
     def step(self, state: MpeState, actions: chex.Array) -> tuple[MpeState, TimeStep]:
         actions = jnp.asarray(actions, jnp.int32)  # (N,)
-        pos, vel = world_step(state.agent_pos, state.agent_vel, actions)
+        before = None if self.grid is None else self._near(state.agent_pos, state.landmark_pos)
+        cand = None if before is None else before["agents"]
+        pos, vel = world_step(state.agent_pos, state.agent_vel, actions, cand)
         done = state.t >= TIME_LIMIT  # jaxmarl tests the limit before counting the step
         state = state.replace(agent_pos=pos, agent_vel=vel, t=state.t + 1)
-        gaps = nearest_agent(pos, state.landmark_pos)  # (M,) for the reward and coverage
-        local = -overlaps(pos).astype(jnp.float32)  # (N,)
+        near = None if self.grid is None else self._near(pos, state.landmark_pos)
+        if near is None:
+            gaps = nearest_agent(pos, state.landmark_pos)  # (M,) for the reward and coverage
+            local = -overlaps(pos).astype(jnp.float32)  # (N,)
+        else:  # within the radius: a gap is at most the radius, coverage is exact
+            gaps = nearest_agent(pos, state.landmark_pos, near["gaps"], self.radius)
+            local = -overlaps(pos, near["agents"]).astype(jnp.float32)
+            near["dropped"] += before["dropped"]
         reward = local * LOCAL_RATIO - jnp.sum(gaps) * (1 - LOCAL_RATIO)  # (N,)
         won = jnp.where(done, covered(gaps), 0.0)
-        return state, self._timestep(state, reward, done, won)
+        return state, self._timestep(state, reward, done, won, near)
 
     # Internals -------------------------------------------------------------------------
 
@@ -310,11 +275,25 @@ class MpeSpread(Env):
         """() fraction of landmarks with an agent centre within ``COVER_DISTANCE``."""
         return covered(nearest_agent(state.agent_pos, state.landmark_pos))
 
-    def _timestep(self, state: MpeState, reward, done, won) -> TimeStep:
+    def _near(self, pos: chex.Array, marks: chex.Array) -> dict:
+        """The cell list's candidates (``radius=R``): agents around each agent, agents around
+        each landmark, landmarks around each agent, and how many points it dropped."""
+        agents, dropped_agents = self.grid.table(pos)
+        landmarks, dropped_marks = self.grid.table(marks)
+        return {
+            "agents": self.grid.candidates(pos, agents, self.n),
+            "gaps": self.grid.candidates(marks, agents, self.n),
+            "landmarks": self.grid.candidates(pos, landmarks, self.m),
+            "dropped": dropped_agents + dropped_marks,
+        }
+
+    def _timestep(self, state: MpeState, reward, done, won, near=None) -> TimeStep:
         n, m = self.n, self.m
         pos, vel, marks = state.agent_pos, state.agent_vel, state.landmark_pos
         if self.sense is not None:
-            return self._sensed_timestep(state, reward, done, won)
+            if self.grid is not None and near is None:
+                near = self._near(pos, marks)
+            return self._sensed_timestep(state, reward, done, won, near)
         peer_rel = pos[self._peers] - pos[:, None, :]  # (N, N-1, 2)
         mark_rel = marks[None, :, :] - pos[:, None, :]  # (N, M, 2)
         obs = jnp.concatenate(
@@ -331,18 +310,31 @@ class MpeSpread(Env):
         agent = jnp.asarray(self._token_agent)
         return self._pack(state, obs, entities, agent, reward, done, won)
 
-    def _sensed_timestep(self, state: MpeState, reward, done, won) -> TimeStep:
-        """``sense=K``: the K nearest peers and landmarks of each agent, nearest first."""
+    def _sensed_timestep(self, state: MpeState, reward, done, won, near) -> TimeStep:
+        """``sense=K``: the K nearest peers and landmarks of each agent, nearest first; with
+        ``radius=R`` only those within R (the other slots are masked out)."""
         n, (kp, km) = self.n, self.seen
-        pos, vel = state.agent_pos, state.agent_vel
-        peer_idx, peer_rel = nearest(pos, pos, kp, exclude_self=True)  # (N, kp), (N, kp, 2)
-        _, mark_rel = nearest(pos, state.landmark_pos, km)  # (N, km, 2)
+        pos, vel, marks = state.agent_pos, state.agent_vel, state.landmark_pos
+        if near is None:
+            peer_idx, peer_rel = nearest(pos, pos, kp, exclude_self=True)  # (N, kp), (N, kp, 2)
+            _, mark_rel = nearest(pos, marks, km)  # (N, km, 2)
+            mask = None
+        else:
+            peer_idx, peer_rel, peer_seen = nearest_within(
+                pos, pos, near["agents"], kp, self.radius, exclude_self=True
+            )
+            _, mark_rel, mark_seen = nearest_within(pos, marks, near["landmarks"], km, self.radius)
+            mask = jnp.concatenate([jnp.ones((n, 1), bool), peer_seen, mark_seen], axis=1)
         scaled = pos / self.half  # the self token's position in units of the half side
         entities = self._tokens(vel, scaled, peer_rel, mark_rel)  # (N, E, F)
         own = jnp.arange(n, dtype=jnp.int32)[:, None]  # (N, 1)
         agent = jnp.concatenate([own, peer_idx, jnp.full((n, km), -1, jnp.int32)], axis=1)
         obs = entities.reshape(n, -1)  # (N, E x F)
-        return self._pack(state, obs, entities, agent, reward, done, won)
+        ts = self._pack(state, obs, entities, agent, reward, done, won)
+        if near is None:
+            return ts
+        extras = {**ts.extras, "dropped": near["dropped"].astype(jnp.float32)}
+        return ts.replace(entity_mask=mask, extras=extras)
 
     @staticmethod
     def _tokens(vel, pos, peer_rel, mark_rel) -> chex.Array:
@@ -384,7 +376,7 @@ def _build(variant: str | None, params: dict[str, str]) -> MpeSpread:
             raise ConfigError(f"mpe needs a task, e.g. 'mpe:spread,n=3'; allowed: {TASKS[0]}")
         raise allowed(variant, "MPE task", TASKS)
     env = f"mpe:{variant}"
-    known = ("n", "landmarks", "spawn", "tie", "sense", "density", "group")
+    known = ("n", "landmarks", "spawn", "tie", "sense", "density", "group", "radius")
     registry.check_no_extra(params, known, env)
     n = registry.int_param(params, "n", DEFAULT_AGENTS, 2, env)
     landmarks = registry.int_param(params, "landmarks", n, 1, env)
@@ -393,7 +385,8 @@ def _build(variant: str | None, params: dict[str, str]) -> MpeSpread:
     sense = registry.int_param(params, "sense", 0, 1, env) if "sense" in params else None
     density = registry.float_param(params, "density", None, 0.0, env)
     group = registry.int_param(params, "group", 0, 1, env) if "group" in params else None
-    return MpeSpread(n, landmarks, spawn, tie, sense, density, group)
+    radius = registry.float_param(params, "radius", None, 0.0, env)
+    return MpeSpread(n, landmarks, spawn, tie, sense, density, group, radius)
 
 
 registry.register(
@@ -403,6 +396,7 @@ registry.register(
     summary=(
         "MPE cooperative navigation (spread); params n>=2, landmarks>=1, spawn>=0 (radius), "
         "0<=tie<=1 (share of tied starts), sense>=1 (K nearest seen), density>0 (agents/area), "
-        "group>=1 (agents start in groups of this size at shared points)"
+        "group>=1 (agents start in groups of this size at shared points), radius>=0.4 (with "
+        "sense: only what is this close is seen; a cell list makes a step linear in N)"
     ),
 )

@@ -2,7 +2,8 @@
 
 Layouts are the original RWARE ones (``rware`` 2.0.0, ``column_height=8``): ``tiny`` 1 shelf
 row x 3 shelf columns (11 x 10 grid), ``small`` 2 x 3 (20 x 10), ``medium`` 2 x 5 (20 x 16),
-``large`` 3 x 5 (29 x 16). Any team size N works. As in the original names, a ``-easy`` /
+``large`` 3 x 5 (29 x 16); ``<R>x<C>`` is any other grid of R x C shelf blocks (``5x11``
+is 47 x 34). Any team size N works. As in the original names, a ``-easy`` /
 ``-hard`` suffix sets the request queue to 2N / N // 2 shelves (default N); parameters:
 
 - ``requests=R``: requested shelves at any time (default N, or from the suffix);
@@ -12,7 +13,9 @@ row x 3 shelf columns (11 x 10 grid), ``small`` 2 x 3 (20 x 10), ``medium`` 2 x 
   original's rules decide moves, loads and deliveries (``rware_rules.original_step``);
   ``terminate`` is Jumanji's game, reproduced bit for bit: a collision between two robots
   ends the episode;
-- ``success=K``: deliveries a team needs for a successful episode (default N).
+- ``success=K``: deliveries a team needs for a successful episode (default N);
+- ``sense=K``: local tokens, each robot sees its K nearest peers and K nearest requested
+  shelves (``rware_tokens``), so a policy runs unchanged on any layout and team size.
 
 Example: ``rware:tiny-4ag``, ``rware:large-8ag,collisions=terminate``. Names print a
 parameter only when it differs from its default (so Jumanji's game says
@@ -29,7 +32,8 @@ is a collision (``terminate`` only), ``truncated`` the step limit; ``state`` is 
 wide; ``extras["deliveries"]`` counts this episode's deliveries and ``extras["won"]`` is 1.0
 on the final step of an episode with at least ``success`` deliveries and no collision.
 Tokens (E = N + R + 2, F = 14, independent of N and layout): SELF, the N - 1 PEERs ascending,
-the R requested shelves in queue order and the two goals (TASK), all global.
+the R requested shelves in queue order and the two goals (TASK), all global; with ``sense=K``,
+E = 3 + min(K, N - 1) + min(K, R), nearest first.
 """
 
 from __future__ import annotations
@@ -47,19 +51,25 @@ from flax import struct
 
 from diamond_marl.envs import registry
 from diamond_marl.envs.base import Env
-from diamond_marl.envs.rware_rules import SHELF_LAYER, original_step
+from diamond_marl.envs.rware_layout import (
+    COLUMN_HEIGHT,
+    LAYOUTS,
+    layout,
+    layout_generator_class,
+    shelf_grid,
+)
+from diamond_marl.envs.rware_rules import original_step
+from diamond_marl.envs.rware_tokens import (
+    ENTITY_DIM,
+    REL_SCALE,
+    SENSOR_RANGE,
+    gather,
+    object_table,
+    sensed_source,
+)
 from diamond_marl.envs.types import EntityKind, EnvSpec, TimeStep
 from diamond_marl.errors import ConfigError, allowed
 
-# (shelf_rows, shelf_columns) per original layout name (rware/__init__.py ``_sizes``).
-LAYOUTS: dict[str, tuple[int, int]] = {
-    "tiny": (1, 3),
-    "small": (2, 3),
-    "medium": (2, 5),
-    "large": (3, 5),
-}
-COLUMN_HEIGHT = 8  # every registered original layout
-SENSOR_RANGE = 1  # 3 x 3 view, as in the original
 DIFFICULTY = {"": 1.0, "-easy": 2.0, "-hard": 0.5}  # request queue = int(N * factor)
 COLLISIONS = ("resolve", "terminate")  # the first is the default
 RULES = {
@@ -69,68 +79,13 @@ RULES = {
 DEFAULT_STEPS = 500
 NUM_ACTIONS = 5
 OBS_DIM = 8 + 5 * ((2 * SENSOR_RANGE + 1) ** 2 - 1) + 2 * (2 * SENSOR_RANGE + 1) ** 2  # 66
-ENTITY_DIM = 14
-_VARIANT = re.compile(r"^(?P<layout>[a-z]+)-(?P<n>[+-]?\d+)ag(?P<diff>-easy|-hard)?$")
+_VARIANT = re.compile(r"^(?P<layout>[a-z]+|\d+x\d+)-(?P<n>[+-]?\d+)ag(?P<diff>-easy|-hard)?$")
 
 
 @struct.dataclass
 class RwareState:
     env: Any  # Jumanji's robot_warehouse State (grid, agents, shelves, request_queue, key, ...)
     deliveries: chex.Array  # () float32, requested shelves delivered this episode
-
-
-@functools.cache
-def layout(shelf_rows: int, shelf_columns: int, column_height: int = COLUMN_HEIGHT) -> dict:
-    """The original RWARE floor plan in numpy: grid size, highway cells, goals, shelf count.
-
-    Same formulas as ``rware.Warehouse._make_layout_from_params`` and Jumanji's generator;
-    positions are (row, col). Cheap: no JAX involved.
-    """
-    height = (column_height + 1) * shelf_rows + 2
-    width = 3 * shelf_columns + 1
-    rows, cols = np.indices((height, width))
-    highways = (
-        (cols % 3 == 0)  # vertical aisles
-        | (rows % (column_height + 1) == 0)  # horizontal aisles
-        | (rows == height - 1)  # delivery row
-        | (  # the middle cluster next to the goals is removed so robots can queue
-            (rows > height - (column_height + 3))
-            & ((cols == width // 2 - 1) | (cols == width // 2))
-        )
-    )
-    goals = np.array([[height - 1, width // 2 - 1], [height - 1, width // 2]], np.int32)
-    highways.setflags(write=False)  # cached: shared by every env with this layout
-    goals.setflags(write=False)
-    return {
-        "height": height,
-        "width": width,
-        "highways": highways,  # (H, W) bool
-        "goals": goals,  # (2, 2) (row, col)
-        "num_shelves": int((~highways).sum()),
-    }
-
-
-@functools.cache
-def _layout_generator_class() -> type:
-    """Jumanji's ``RandomGenerator`` with the floor plan computed in numpy (``layout``).
-
-    Jumanji's own ``_make_warehouse`` evaluates the plan op by op (about 2 s per env); this
-    one produces the same arrays (checked against Jumanji in the tests) in microseconds, and
-    the same ``__call__`` draws the same episodes from the same key.
-    """
-    from jumanji.environments.routing.robot_warehouse.generator import RandomGenerator
-
-    class LayoutGenerator(RandomGenerator):
-        def _make_warehouse(self) -> None:
-            plan = layout(self.shelf_rows, self.shelf_columns, self.column_height)
-            rows_cols = plan["goals"]  # (2, 2) (row, col); Jumanji stores goals as (col, row)
-            self._goals = jnp.asarray(rows_cols[:, ::-1].copy(), jnp.int32)
-            self._highways = jnp.asarray(plan["highways"])  # (H, W) bool
-            self._shelf_positions = jnp.asarray(np.argwhere(~plan["highways"]), jnp.int32)
-            self._shelf_ids = jnp.arange(plan["num_shelves"], dtype=jnp.int32)
-            self._not_in_queue_size = plan["num_shelves"] - self.request_queue_size
-
-    return LayoutGenerator
 
 
 class RwareEnv(Env):
@@ -149,13 +104,12 @@ class RwareEnv(Env):
         collisions: str = "resolve",
         success: int | None = None,
         name: str | None = None,
+        sense: int | None = None,
     ) -> None:
-        if layout_name not in LAYOUTS:
-            raise allowed(layout_name, "rware layout", list(LAYOUTS))
         if collisions not in COLLISIONS:
             raise allowed(collisions, "rware collisions rule", COLLISIONS)
         self.layout_name = layout_name
-        self.shelf_rows, self.shelf_columns = LAYOUTS[layout_name]
+        self.shelf_rows, self.shelf_columns = shelf_grid(layout_name)
         plan = layout(self.shelf_rows, self.shelf_columns)
         self.height, self.width = plan["height"], plan["width"]
         self._highways_np = plan["highways"]
@@ -163,6 +117,7 @@ class RwareEnv(Env):
         self.num_shelves = plan["num_shelves"]
         n = num_agents
         rule = "" if collisions == COLLISIONS[0] else f",collisions={collisions}"
+        rule += "" if sense is None else f",sense={sense}"
         label = name or f"rware:{layout_name}-{n}ag{rule}"
         if n < 1 or n > self.height * self.width:
             raise ConfigError(
@@ -183,12 +138,21 @@ class RwareEnv(Env):
         self.steps = steps
         self.collisions = collisions
         r = self.requests
+        if sense is not None and not 1 <= sense <= max(n - 1, r):
+            raise ConfigError(
+                f"{label}: sense={sense} is impossible with {n} robots and {r} requests; "
+                f"allowed: 1 <= sense <= {max(n - 1, r)} (the most peers or shelves to see)"
+            )
+        self.sense = sense
+        # (peers, requested shelves) each robot sees
+        self.seen = (n - 1, r) if sense is None else (min(sense, n - 1), min(sense, r))
+        e = 1 + sum(self.seen) + 2
         self.spec = EnvSpec(
             name=label,
             num_agents=n,
             num_actions=NUM_ACTIONS,
             obs_dim=OBS_DIM,
-            num_entities=n + r + 2,
+            num_entities=e,
             entity_dim=ENTITY_DIM,
             state_dim=OBS_DIM * n + 3 * r + 1,
             max_steps=steps,
@@ -197,19 +161,24 @@ class RwareEnv(Env):
             team_reward=True,
             description=(
                 f"RobotWarehouse {layout_name} ({self.height}x{self.width}), {n} robots, "
-                f"{r} requests, {steps} steps, {RULES[collisions]}; success = at least "
+                f"{r} requests, {steps} steps, {RULES[collisions]}"
+                + ("" if sense is None else f", each robot sees its {sense} nearest")
+                + "; success = at least "
                 f"{self.success} deliveries"
                 + (" and no collision" if collisions == "terminate" else "")
             ),
         )
+        kinds = [EntityKind.SELF] + [EntityKind.PEER] * self.seen[0]
+        kinds += [EntityKind.TASK] * (self.seen[1] + 2)
+        self._token_kind = np.broadcast_to(np.asarray(kinds, np.int32), (n, e))
+        if sense is not None:
+            return
         # Static token tables: agent i's tokens are [self, peers ascending, R shelves, 2 goals].
         peers = [[i] + [j for j in range(n) if j != i] for i in range(n)]
         self._token_source = np.asarray(
             [p + list(range(n, n + r + 2)) for p in peers], np.int32
         )  # (N, E) index into [robots, shelves, goals]
         self._token_agent = np.asarray([p + [-1] * (r + 2) for p in peers], np.int32)  # (N, E)
-        kinds = [EntityKind.SELF] + [EntityKind.PEER] * (n - 1) + [EntityKind.TASK] * (r + 2)
-        self._token_kind = np.broadcast_to(np.asarray(kinds, np.int32), (n, n + r + 2))
 
     # Jumanji is imported and built on first use, so building the spec stays cheap.
     @functools.cached_property
@@ -227,7 +196,7 @@ class RwareEnv(Env):
     def _build_jumanji(self) -> Any:
         from jumanji.environments.routing.robot_warehouse import RobotWarehouse
 
-        generator = _layout_generator_class()(
+        generator = layout_generator_class()(
             shelf_rows=self.shelf_rows,
             shelf_columns=self.shelf_columns,
             column_height=COLUMN_HEIGHT,
@@ -313,39 +282,18 @@ class RwareEnv(Env):
         n, r = self.spec.num_agents, self.requests
         scale = jnp.asarray([self.height - 1, self.width - 1], jnp.float32)  # (2,)
         highways = jnp.asarray(self._highways_np)  # (H, W)
-        agents, shelves = env_state.agents, env_state.shelves
         obs = jnp.asarray(view, jnp.float32)  # (N, 66)
-
-        robot_pos = jnp.stack([agents.position.x, agents.position.y], -1)  # (N, 2)
-        queue = env_state.request_queue  # (R,) shelf indices
-        shelf_pos = jnp.stack([shelves.position.x[queue], shelves.position.y[queue]], -1)  # (R, 2)
-        goal_pos = jnp.asarray(self._goals_np)  # (2, 2)
-        carrying = (agents.is_carrying > 0).astype(jnp.float32)  # (N,)
-        shelf_here = env_state.grid[SHELF_LAYER, robot_pos[:, 0], robot_pos[:, 1]]  # (N,)
-        requested = shelves.is_requested[jnp.maximum(shelf_here - 1, 0)] > 0  # (N,)
-        carrying_req = carrying * ((shelf_here > 0) & requested)  # (N,)
-        same_cell = jnp.all(shelf_pos[:, None, :] == robot_pos[None, :, :], -1)  # (R, N)
-        carried = jnp.any(same_cell & (carrying[None, :] > 0), axis=1).astype(jnp.float32)  # (R,)
-
-        # Every object once: robots (N), requested shelves (R), goals (2).
-        pos = jnp.concatenate([robot_pos, shelf_pos, goal_pos], axis=0)  # (K, 2), K = N + R + 2
-        k = n + r + 2
-        base = jnp.zeros((k, ENTITY_DIM), jnp.float32)
-        base = base.at[:n, 4:8].set(jax.nn.one_hot(agents.direction, 4))  # (K, F)
-        base = base.at[:, 8].set(jnp.concatenate([carrying, carried, jnp.zeros(2)]))
-        base = base.at[:, 9].set(jnp.concatenate([carrying_req, jnp.ones(r), jnp.zeros(2)]))
-        base = base.at[:, 10].set(highways[pos[:, 0], pos[:, 1]].astype(jnp.float32))
-        base = base.at[n : n + r, 11].set(1.0)
-        base = base.at[n + r :, 12].set(1.0)
-
-        source = jnp.asarray(self._token_source)  # (N, E)
-        tok_pos = pos[source]  # (N, E, 2)
-        rel = tok_pos - robot_pos[:, None, :]  # (N, E, 2) cells from the observer
-        entities = base[source]  # (N, E, F)
-        entities = entities.at[..., 0:2].set(tok_pos / scale)
-        entities = entities.at[..., 2:4].set(rel / scale)
-        near = jnp.max(jnp.abs(rel), axis=-1) <= SENSOR_RANGE  # (N, E)
-        entities = entities.at[..., 13].set(near.astype(jnp.float32))
+        pos, base, robot_pos, carried = object_table(
+            env_state, highways, jnp.asarray(self._goals_np)
+        )
+        shelf_pos = pos[n : n + r]  # (R, 2)
+        if self.sense is None:
+            source, named = jnp.asarray(self._token_source), jnp.asarray(self._token_agent)
+            entities = gather(pos, base, robot_pos, source, scale, scale)
+        else:
+            source, named = sensed_source(robot_pos, shelf_pos, *self.seen)
+            entities = gather(pos, base, robot_pos, source, scale, jnp.float32(REL_SCALE))
+        e = self.spec.num_entities
 
         coords = obs.at[:, 0:2].divide(scale)  # (N, 66) coordinates normalised
         global_state = jnp.concatenate(
@@ -358,9 +306,9 @@ class RwareEnv(Env):
         return TimeStep(
             obs=obs,
             entities=entities,
-            entity_mask=jnp.ones((n, k), bool),
+            entity_mask=jnp.ones((n, e), bool),
             entity_kind=jnp.asarray(self._token_kind),
-            entity_agent=jnp.asarray(self._token_agent),
+            entity_agent=named,
             action_mask=jnp.asarray(env_state.action_mask, bool),
             state=global_state,
             reward=jnp.broadcast_to(jnp.asarray(reward, jnp.float32), (n,)),
@@ -375,23 +323,20 @@ class RwareEnv(Env):
 
 # Registry ------------------------------------------------------------------------------------
 
-_PARAMS = ("requests", "steps", "collisions", "success")
+_PARAMS = ("requests", "steps", "collisions", "success", "sense")
 
 
 def parse_variant(variant: str | None) -> tuple[str, int, str]:
     """``'tiny-4ag-easy'`` -> (layout, N, difficulty suffix); ConfigError naming what is wrong."""
     fmt = "'<layout>-<N>ag' with an optional '-easy' or '-hard', e.g. 'tiny-4ag'"
-    layouts = ", ".join(LAYOUTS)
+    layouts = ", ".join([*LAYOUTS, "<rows>x<columns>"])
     if not variant:
         raise ConfigError(f"rware needs a variant {fmt}; layouts: {layouts}")
     match = _VARIANT.match(variant)
     if match is None:
-        head = variant.split("-", 1)[0]
-        if head not in LAYOUTS:
-            raise allowed(head, f"rware layout (in {variant!r})", list(LAYOUTS))
+        shelf_grid(variant.split("-", 1)[0])  # a bad layout is named first
         raise ConfigError(f"rware variant {variant!r} is malformed; expected {fmt}")
-    if match["layout"] not in LAYOUTS:
-        raise allowed(match["layout"], "rware layout", list(LAYOUTS))
+    shelf_grid(match["layout"])  # a named layout or '<rows>x<columns>'
     n = int(match["n"])
     if n < 1:
         raise ConfigError(f"rware variant {variant!r}: N={n} robots is impossible; allowed: N >= 1")
@@ -413,22 +358,30 @@ def _build(variant: str | None, params: dict[str, str]) -> RwareEnv:
     requests = registry.int_param(params, "requests", default_requests, 1, canonical)
     steps = registry.int_param(params, "steps", DEFAULT_STEPS, 1, canonical)
     success = registry.int_param(params, "success", n, 1, canonical)
+    sense = registry.int_param(params, "sense", 0, 1, canonical) if "sense" in params else None
     collisions = params.get("collisions", COLLISIONS[0])
     if collisions not in COLLISIONS:
         raise allowed(collisions, f"{canonical}: collisions rule", COLLISIONS)
     # A parameter is named only when it differs from its default: one name per game, and the
     # name of a run under Jumanji's rule always says collisions=terminate.
-    values = {"requests": requests, "steps": steps, "collisions": collisions, "success": success}
+    values = {
+        "requests": requests,
+        "steps": steps,
+        "collisions": collisions,
+        "success": success,
+        "sense": sense,
+    }
     defaults = {
         "requests": default_requests,
         "steps": DEFAULT_STEPS,
         "collisions": COLLISIONS[0],
         "success": n,
+        "sense": None,
     }
     name = canonical + "".join(
         f",{key}={values[key]}" for key in _PARAMS if values[key] != defaults[key]
     )
-    return RwareEnv(layout_name, n, requests, steps, collisions, success, name=name)
+    return RwareEnv(layout_name, n, requests, steps, collisions, success, name=name, sense=sense)
 
 
 registry.register(
@@ -442,9 +395,9 @@ registry.register(
         "rware:large-8ag",
     ),
     summary=(
-        "RobotWarehouse on the original layouts tiny/small/medium/large, "
-        "'<layout>-<N>ag[-easy|-hard]'; params requests>=1, steps>=1, "
-        "collisions=resolve (the original game, default)|terminate (Jumanji's), success>=1 "
-        "deliveries"
+        "RobotWarehouse on the original layouts tiny/small/medium/large or any "
+        "'<shelf rows>x<shelf columns>', '<layout>-<N>ag[-easy|-hard]'; params requests>=1, "
+        "steps>=1, collisions=resolve (the original game, default)|terminate (Jumanji's), "
+        "success>=1 deliveries, sense>=1 (K nearest peers and requested shelves seen)"
     ),
 )
