@@ -193,7 +193,10 @@ def make_ppo(setup: TrainSetup) -> Algorithm:
 
     def init(key: chex.PRNGKey) -> PPOState:
         key, actor_key, critic_key = jax.random.split(key, 3)
-        run = start_run_state(setup, acting, key)
+        return init_with(start_run_state(setup, acting, key), actor_key, critic_key)
+
+    def init_with(run: RunState, actor_key: chex.PRNGKey, critic_key: chex.PRNGKey) -> PPOState:
+        """A fresh learner acting on ``run``'s environments (a host loop brings its own)."""
         ts = run.roll.ts
         obs = from_timestep(ts)
         params = {"actor": actor.init(actor_key, obs)}
@@ -255,7 +258,11 @@ def make_ppo(setup: TrainSetup) -> Algorithm:
         return loss, {"loss": loss, "policy_loss": pg, "value_loss": v_loss.mean(), **stats}
 
     def update(state: PPOState, _: Any) -> tuple[PPOState, dict]:
-        state, traj, info = rollout(state)
+        return learn(*rollout(state))
+
+    def learn(state: PPOState, traj: Transition, info: dict) -> tuple[PPOState, dict]:
+        """One update from a collected rollout: ``traj`` time-major (T, B, ...), ``info`` as
+        ``rollout`` returns it; ``state.run.roll.ts`` is the timestep after the rollout."""
         run = state.run
         last_v = values(state.params, run.roll.ts)  # (B, N)
         done = jnp.broadcast_to(traj.done[..., None], traj.reward.shape)  # (T, B, N)
