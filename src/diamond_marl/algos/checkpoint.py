@@ -85,10 +85,15 @@ def has_policy(directory: Path) -> bool:
     return (directory / f"{POLICY}.json").exists()
 
 
+def read_meta(directory: Path, which: str = "latest") -> dict[str, Any]:
+    """A checkpoint's metadata (chunk, env steps, wall time), without its arrays."""
+    return json.loads((directory / f"{which}.json").read_text())
+
+
 def load(directory: Path, template: Any, which: str = "latest") -> tuple[Any, dict[str, Any]]:
     """Restore a checkpoint into the structure (and dtypes) of ``template``, whose leaves may
     be arrays or ``jax.ShapeDtypeStruct`` (from ``jax.eval_shape``)."""
-    meta = json.loads((directory / f"{which}.json").read_text())
+    meta = read_meta(directory, which)
     leaves, treedef = jax.tree.flatten(template)
     restored = []
     with np.load(directory / f"{which}.npz") as data:

@@ -37,6 +37,17 @@ from diamond_marl.networks.network import AgentNetwork, NetworkConfig, reset_car
 from diamond_marl.networks.schedules import action_diversity
 
 
+class HostHooks(NamedTuple):
+    """What a loop whose environments step on the host (``algos.host_loop``) needs besides
+    ``Algorithm``: ``init_with(run, actor_key, critic_key)`` a learner on environments it
+    reset itself, ``record(params, ts, acted, next_ts)`` what a step keeps, and
+    ``learn(state, traj, info)`` one update from a collected rollout."""
+
+    init_with: Callable[..., Any]
+    record: Callable[..., Any]
+    learn: Callable[..., tuple[Any, dict]]
+
+
 class Algorithm(NamedTuple):
     init: Callable[[chex.PRNGKey], Any]
     update: Callable[[Any, Any], tuple[Any, dict]]
@@ -44,6 +55,7 @@ class Algorithm(NamedTuple):
     act_params: Callable[[Any], ActParams]
     env_steps_per_update: int
     actor: Actor
+    host: HostHooks | None = None  # PPO only: Q-learning does not train on the host
 
     @property
     def start_carry(self) -> Callable[[TimeStep], Any]:
@@ -172,7 +184,15 @@ def start_run_state(setup: TrainSetup, actor: Actor, key: chex.PRNGKey) -> RunSt
     key, reset_key, ep_key = jax.random.split(key, 3)
     b = setup.config.num_envs
     env_state, ts = jax.vmap(setup.train_env.reset)(jax.random.split(reset_key, b))
-    episode_keys = jax.random.split(ep_key, b)  # (B, 2)
+    return run_state_from(setup, actor, key, ep_key, env_state, ts)
+
+
+def run_state_from(
+    setup: TrainSetup, actor: Actor, key: chex.PRNGKey, ep_key: chex.PRNGKey, env_state, ts
+) -> RunState:
+    """A run state on environments already reset (``ts`` (B, ...); ``env_state`` None when
+    they step on the host): episode keys from ``ep_key``, zero counters, fresh memory."""
+    episode_keys = jax.random.split(ep_key, ts.reward.shape[0])  # (B, 2)
     memory = actor.initial_carry(from_timestep(ts))  # (B, N, D) or None
     return RunState(
         roll=Rollout(env_state, ts, episode_keys, memory),
@@ -200,16 +220,31 @@ def collect(
     act_params = run.act_params(params)
 
     def step(roll: Rollout, step_key: chex.PRNGKey) -> tuple[Rollout, Any]:
-        how = How("train", roll.memory, epsilon=epsilon)
-        keys = Keys(roll.episode_keys, step_key)
-        acted = actor(act_params, from_timestep(roll.ts), keys, how)
+        acted = act_step(actor, act_params, roll, step_key, epsilon)
         env_state, next_ts = jax.vmap(setup.train_env.step)(roll.env_state, acted.action)
-        episode_keys = episode_key_update(roll.episode_keys, next_ts.done, step_key)
-        memory = reset_carry(acted.carry, next_ts.done)  # zeroed for a new episode
         out = record(roll.ts, acted, next_ts)
-        return Rollout(env_state, next_ts, episode_keys, memory), out
+        return next_roll(roll, acted, env_state, next_ts, step_key), out
 
     return jax.lax.scan(step, run.roll, jax.random.split(roll_key, length))
+
+
+def act_step(
+    actor: Actor,
+    act_params: ActParams,
+    roll: Rollout,
+    step_key: chex.PRNGKey,
+    epsilon: chex.Numeric | None = None,
+) -> Acted:
+    """One training step's acting on every environment of ``roll``."""
+    how = How("train", roll.memory, epsilon=epsilon)
+    return actor(act_params, from_timestep(roll.ts), Keys(roll.episode_keys, step_key), how)
+
+
+def next_roll(roll: Rollout, acted: Acted, env_state, next_ts: TimeStep, step_key) -> Rollout:
+    """The rollout after a step: new episode keys and zeroed memory where an episode ended."""
+    episode_keys = episode_key_update(roll.episode_keys, next_ts.done, step_key)
+    memory = reset_carry(acted.carry, next_ts.done)  # zeroed for a new episode
+    return Rollout(env_state, next_ts, episode_keys, memory)
 
 
 def finish_update(

@@ -95,6 +95,13 @@ class QConfig:
 
 
 @dataclasses.dataclass
+class HostConfig:
+    """Environments stepped on the host (``pz:`` names, ``algos.host_loop``)."""
+
+    workers: int = 2  # worker processes stepping the env copies (at most one per copy)
+
+
+@dataclasses.dataclass
 class TrainConfig:
     """One training run: algorithm x environment x breaker x seeds."""
 
@@ -113,6 +120,7 @@ class TrainConfig:
     net: NetConfig = dataclasses.field(default_factory=NetConfig)
     ppo: PPOConfig = dataclasses.field(default_factory=PPOConfig)
     q: QConfig = dataclasses.field(default_factory=QConfig)
+    host: HostConfig = dataclasses.field(default_factory=HostConfig)
     breaker_args: dict[str, Any] = dataclasses.field(default_factory=dict)  # breaker.<key>=v
 
     @property
@@ -120,7 +128,7 @@ class TrainConfig:
         return self.algo in PPO_ALGOS
 
 
-_SECTIONS = {"net": NetConfig, "ppo": PPOConfig, "q": QConfig}
+_SECTIONS = {"net": NetConfig, "ppo": PPOConfig, "q": QConfig, "host": HostConfig}
 # The sub-configs only one algorithm family reads: another family's would be ignored.
 _FAMILY_SECTIONS = {"ppo": PPO_ALGOS, "q": Q_ALGOS}
 
@@ -282,7 +290,10 @@ def validate(cfg: TrainConfig) -> Any:
     if cfg.algo not in ALGOS:
         raise allowed(cfg.algo, "algorithm", ALGOS)
     env = make(cfg.env)
+    if env.spec.name.startswith("pz:") and not cfg.is_ppo:
+        raise allowed(cfg.algo, f"algorithm for {cfg.env} (stepped on the host)", PPO_ALGOS)
     positive = {
+        "host.workers": cfg.host.workers,
         "seeds": cfg.seeds,
         "num_envs": cfg.num_envs,
         "eval_episodes": cfg.eval_episodes,

@@ -16,6 +16,7 @@ behaviour policy acted with and the probability ratio is exact.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any, NamedTuple
 
 import chex
@@ -25,6 +26,7 @@ import optax
 
 from diamond_marl.algos.common import (
     Algorithm,
+    HostHooks,
     RunState,
     TrainSetup,
     collect,
@@ -208,22 +210,22 @@ def make_ppo(setup: TrainSetup) -> Algorithm:
             run=run,
         )
 
-    def rollout(state: PPOState) -> tuple[PPOState, Transition, dict]:
-        def record(ts: TimeStep, acted, next_ts: TimeStep):
-            action, logits = acted.action, acted.scores  # (B, N), (B, N, A)
-            logp_all = jax.nn.log_softmax(logits)  # (B, N, A)
-            log_prob = jnp.take_along_axis(logp_all, action[..., None], -1)[..., 0]
-            value = values(state.params, ts)
-            tr = Transition(
-                ts, acted.net_key, action, log_prob, value, next_ts.reward, next_ts.done
-            )
-            return tr, next_ts.extras, jax.nn.softmax(logits)
+    def record(params: Any, ts: TimeStep, acted, next_ts: TimeStep):
+        """What a rollout keeps of one step: the transition, the env's extras, the policy."""
+        action, logits = acted.action, acted.scores  # (B, N), (B, N, A)
+        logp_all = jax.nn.log_softmax(logits)  # (B, N, A)
+        log_prob = jnp.take_along_axis(logp_all, action[..., None], -1)[..., 0]
+        value = values(params, ts)
+        tr = Transition(ts, acted.net_key, action, log_prob, value, next_ts.reward, next_ts.done)
+        return tr, next_ts.extras, jax.nn.softmax(logits)
 
+    def rollout(state: PPOState) -> tuple[PPOState, Transition, dict]:
         run = state.run
         key, roll_key = jax.random.split(run.key)
         roll, (traj, extras, probs) = collect(
-            setup, acting, run, state.params["actor"], roll_key, t, record
-        )
+            setup, acting, run, state.params["actor"], roll_key, t,
+            functools.partial(record, state.params),
+        )  # fmt: skip
         info = {"extras": extras, "done": traj.done, "probs": probs, "carry0": run.roll.memory}
         return state._replace(run=run._replace(roll=roll, key=key)), traj, info
 
@@ -325,4 +327,5 @@ def make_ppo(setup: TrainSetup) -> Algorithm:
         act_params=act_params,
         env_steps_per_update=t * b,
         actor=acting,
+        host=HostHooks(init_with, record, learn),
     )

@@ -29,6 +29,7 @@ from diamond_marl.algos.config import TrainConfig, from_dict, to_dict
 from diamond_marl.algos.evaluate import make_evaluate_all
 from diamond_marl.algos.store import RunStore
 from diamond_marl.env_names import file_safe
+from diamond_marl.envs.host.names import is_pz_name
 from diamond_marl.errors import ConfigError
 
 FINAL_EVAL_FACTOR = 10
@@ -149,7 +150,7 @@ def _success_key(setup: TrainSetup) -> str | None:
     return setup.env.spec.success_metric
 
 
-def _chunk_metrics(raw: dict[str, np.ndarray]) -> list[dict[str, float]]:
+def chunk_metrics(raw: dict[str, np.ndarray]) -> list[dict[str, float]]:
     """Per seed: mean training losses over the chunk, episode statistics weighted by count."""
     per_seed = []
     for s in range(next(iter(raw.values())).shape[0]):
@@ -189,16 +190,19 @@ def train(
     if resume is not None and store.finished:
         print(f"{run_dir} has finished training; its summary is in {run_dir / 'summary.json'}")
         return store.read_summary()
+    ckpt_dir = run_dir / "checkpoints"
+    if resume is None and (store.finished or checkpoint.exists(ckpt_dir)):
+        raise ConfigError(
+            f"out={run_dir} already holds a run; resume it with --resume {run_dir} "
+            "or choose another out="
+        )
+    if is_pz_name(cfg.env):  # environments stepped on the host: the host loop
+        from diamond_marl.algos.host_loop import train_host
+
+        return train_host(cfg, store, resume is not None, progress, stop_after_chunks)
     program = build_program(cfg)
     setup = program.setup
-    ckpt_dir = run_dir / "checkpoints"
-
     if resume is None:
-        if store.finished or checkpoint.exists(ckpt_dir):
-            raise ConfigError(
-                f"out={run_dir} already holds a run; resume it with --resume {run_dir} "
-                "or choose another out="
-            )
         store.write_config(to_dict(cfg))
     start_chunk, wall_before, clock = 0, 0.0, Stopwatch()
     if resume is not None and checkpoint.has_state(ckpt_dir):
@@ -211,7 +215,7 @@ def train(
     else:
         state = program.init(program.seed_keys)
 
-    bar = _progress(progress, setup, start_chunk)
+    bar = progress_bar(progress, setup, start_chunk)
     t0 = time.perf_counter()
     chunks_done = 0
     success = _success_key(setup)
@@ -231,7 +235,7 @@ def train(
             env_steps = (c + 1) * setup.updates_per_chunk * setup.steps_per_update
             evals = clock.time("eval", program.evaluate, state, cfg.eval_episodes, c)
             wall = wall_before + time.perf_counter() - t0
-            for s, m in enumerate(_chunk_metrics(raw)):
+            for s, m in enumerate(chunk_metrics(raw)):
                 m |= eval_metrics(evals, s, program.execution, success) | {"wall_s": wall}
                 store.log(cfg.seed + s, env_steps, m)
             store.flush()
@@ -310,7 +314,7 @@ def summarize(
     }
 
 
-def _progress(enabled: bool, setup: TrainSetup, start_chunk: int):
+def progress_bar(enabled: bool, setup: TrainSetup, start_chunk: int):
     if not enabled:
         return None
     from tqdm.auto import tqdm

@@ -88,7 +88,7 @@ def _load_builtin() -> None:
     import importlib
 
     # Importing a module registers its family; this order is the listing order.
-    for module in ("games", "smax", "rware", "mpe", "jaxmarl_env"):
+    for module in ("games", "smax", "rware", "mpe", "jaxmarl_env", "host.env"):
         importlib.import_module(f"diamond_marl.envs.{module}")
     for module in env_names.env_modules():  # the user's own families, listed last
         try:

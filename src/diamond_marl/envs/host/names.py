@@ -5,7 +5,7 @@
 continuous_actions=False`` or ``pz:diamond_marl.envs.host.toy:parallel_env,agents=3``. Values
 read as int, float, bool (``true``/``false``), else as a string.
 
-Four keys are the host's own and are not passed to the callable:
+Five keys are the host's own and are not passed to the callable:
 - ``success=a.b``: ``extras["won"]`` is the mean over agents of ``infos[agent]["a"]["b"]`` on
   an episode's final step (pogema: ``success=metrics.CSR``);
 - ``success_metric=``: what that value measures, one of ``env_names.SUCCESS_METRICS``
@@ -13,7 +13,9 @@ Four keys are the host's own and are not passed to the callable:
 - ``steps=T``: episodes are cut (truncated) after T steps, and T is the spec's ``max_steps``
   (without it the env's own ``max_cycles``/``max_steps``/... attribute, if any);
 - ``layout=auto|chw|hwc``: how a 3-D observation is laid out (auto: (H, W, C) when the last
-  axis is shorter than both others, else (C, H, W)).
+  axis is shorter than both others, else (C, H, W));
+- ``python=PATH``: the workers run under this interpreter (e.g. a venv holding the env's own
+  dependencies, which may clash with the library's pins); default: this process's.
 
 Parsing only: the module is imported by the worker processes (``worker.build_env``), which
 may run another Python where it is installed; an unknown module or callable is reported
@@ -31,7 +33,7 @@ from diamond_marl.errors import ConfigError, allowed
 
 FAMILY = "pz"
 DEFAULT_CALLABLE = "parallel_env"
-HOST_KEYS = ("success", "success_metric", "steps", "layout")
+HOST_KEYS = ("success", "success_metric", "steps", "layout", "python")
 LAYOUTS = ("auto", "chw", "hwc")
 EXAMPLE = "e.g. 'pz:mpe2.simple_spread_v3,N=3' or 'pz:diamond_marl.envs.host.toy:parallel_env'"
 
@@ -47,6 +49,7 @@ class FactorySpec:
     success_metric: str | None = None  # one of env_names.SUCCESS_METRICS when success is set
     steps: int | None = None  # episode limit the adapter enforces
     layout: str = "auto"  # 3-D observations: "auto", "chw" or "hwc"
+    python: str | None = None  # the workers' interpreter (None: the main process's)
 
     def to_wire(self) -> dict[str, Any]:
         """The spec as plain values for a worker under any Python."""
@@ -66,6 +69,7 @@ class FactorySpec:
         items += [f"{k}={_show(v)}" for k, v in self.kwargs]
         host = {"success": self.success, "success_metric": self.success_metric}
         host |= {"steps": self.steps, "layout": None if self.layout == "auto" else self.layout}
+        host["python"] = self.python
         items += [f"{k}={v}" for k, v in host.items() if v is not None]
         return f"{FAMILY}:" + ",".join(items)
 
@@ -118,4 +122,4 @@ def parse_pz_name(name: str) -> FactorySpec:
         raise allowed(layout, "layout", LAYOUTS)
     steps = int_param(params, "steps", 0, 1, name) or None  # 0: not given
     kwargs = tuple((k, parse_value(v)) for k, v in params.items() if k not in HOST_KEYS)
-    return FactorySpec(module, fn, kwargs, success, metric, steps, layout)
+    return FactorySpec(module, fn, kwargs, success, metric, steps, layout, params.get("python"))

@@ -183,6 +183,7 @@ class HostPool:
         if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
             raise ConfigError(f"seed={seed!r}; allowed: an integer >= 0")
         seed = int(seed)
+        python = python if python is not None else self.spec.python
         exe = os.fspath(python) if python is not None else sys.executable
         if not (os.path.isfile(exe) and os.access(exe, os.X_OK)):
             raise ConfigError(f"python={exe!r} is not an executable file; allowed: a Python path")
@@ -226,9 +227,12 @@ class HostPool:
     def closed(self) -> bool:
         return not self._finalizer.alive
 
-    def reset(self) -> dict[str, np.ndarray]:
-        """Every env copy starts its next episode; the raw batch (module docstring)."""
-        return self._join(self._call([{"cmd": "reset"}] * self.num_workers))
+    def reset(self, seed: int | None = None) -> dict[str, np.ndarray]:
+        """Every env copy starts its next episode; the raw batch (module docstring). With
+        ``seed``, the pool is seeded anew: episodes count from 0 again, so two resets with
+        one seed replay the same episodes (greedy and sampled evaluation)."""
+        msg = {"cmd": "reset"} if seed is None else {"cmd": "reset", "seed": int(seed)}
+        return self._join(self._call([msg] * self.num_workers))
 
     def step(self, actions: Any) -> dict[str, np.ndarray]:
         """Step every env copy with ``actions`` (B, N) ints (numpy or JAX); auto-resets."""

@@ -14,7 +14,8 @@ Commands and replies (each reply ``{"ok": value}`` or ``{"error": "config" | "en
 one line, "trace": traceback}``):
 - ``{"cmd": "make", "spec": FactorySpec.to_wire(), "envs": [global indices], "seed": s}``:
   build one env copy per index; replies with the first copy's ``Adapter.info()``;
-- ``{"cmd": "reset"}``, ``{"cmd": "step", "actions": (K, N) int}``: a batch (see ``Copies``);
+- ``{"cmd": "reset"[, "seed": s]}``, ``{"cmd": "step", "actions": (K, N) int}``: a batch (see
+  ``Copies``);
 - ``{"cmd": "close"}`` or the end of input: close the envs and exit.
 """
 
@@ -175,8 +176,11 @@ class Copies:
         self.returns[j], self.lengths[j] = 0.0, 0
         return self.adapters[j].reset(seed)
 
-    def reset(self):
-        """Every copy starts its next episode (one ``env.reset`` each)."""
+    def reset(self, seed=None):
+        """Every copy starts its next episode (one ``env.reset`` each); with ``seed``, the
+        copies are seeded anew and count their episodes from 0."""
+        if seed is not None:
+            self.seed, self.episodes = int(seed), [0] * len(self.adapters)
         return self._stack([self._first(j) for j in range(len(self.adapters))])
 
     def step(self, actions):
@@ -219,7 +223,7 @@ def _answer(copies, msg):
     if copies is None:
         raise RuntimeError(f"command {cmd!r} before 'make'")
     if cmd == "reset":
-        return copies, copies.reset()
+        return copies, copies.reset(msg.get("seed"))
     if cmd == "step":
         return copies, copies.step(msg["actions"])
     raise RuntimeError(f"unknown command {cmd!r}")
