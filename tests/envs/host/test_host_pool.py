@@ -73,7 +73,7 @@ def test_auto_reset_and_episode_statistics(toy_run):
     _, raws = toy_run
     ret, length, episodes = np.zeros(4), np.zeros(4, int), 0
     for raw in raws[1:]:
-        ret += raw["reward"].mean(-1)
+        ret += raw["reward"].sum(-1)  # individual rewards: the team's is their sum
         length += 1
         assert np.allclose(raw["episode_return"], ret) and (raw["episode_length"] == length).all()
         done = raw["terminated"] | raw["truncated"]

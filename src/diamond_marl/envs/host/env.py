@@ -33,7 +33,7 @@ class HostEnv(Env):
     def __init__(self, factory: FactorySpec) -> None:
         self.factory = factory
         self.info = host_info(factory)
-        self.spec = host_spec(self.info, factory.name)
+        self.spec = host_spec(self.info, factory.name, team_reward=factory.team_reward)
 
     def pool(self, num_envs: int, workers: int, seed: int) -> HostPool:
         """``num_envs`` copies in ``workers`` processes (at most ``num_envs``), seeded."""

@@ -5,7 +5,7 @@
 continuous_actions=False`` or ``pz:diamond_marl.envs.host.toy:parallel_env,agents=3``. Values
 read as int, float, bool (``true``/``false``), else as a string.
 
-Five keys are the host's own and are not passed to the callable:
+Six keys are the host's own and are not passed to the callable:
 - ``success=a.b``: ``extras["won"]`` is the mean over agents of ``infos[agent]["a"]["b"]`` on
   an episode's final step (pogema: ``success=metrics.CSR``);
 - ``success_metric=``: what that value measures, one of ``env_names.SUCCESS_METRICS``
@@ -14,6 +14,9 @@ Five keys are the host's own and are not passed to the callable:
   (without it the env's own ``max_cycles``/``max_steps``/... attribute, if any);
 - ``layout=auto|chw|hwc``: how a 3-D observation is laid out (auto: (H, W, C) when the last
   axis is shorter than both others, else (C, H, W));
+- ``team_reward=true``: every agent gets the team's reward, so an episode's return sums the
+  mean over agents per step; default false: rewards are the agents' own, and the return sums
+  them over agents (the JAX environments' convention);
 - ``python=PATH``: the workers run under this interpreter (e.g. a venv holding the env's own
   dependencies, which may clash with the library's pins); default: this process's.
 
@@ -33,7 +36,7 @@ from diamond_marl.errors import ConfigError, allowed
 
 FAMILY = "pz"
 DEFAULT_CALLABLE = "parallel_env"
-HOST_KEYS = ("success", "success_metric", "steps", "layout", "python")
+HOST_KEYS = ("success", "success_metric", "steps", "layout", "python", "team_reward")
 LAYOUTS = ("auto", "chw", "hwc")
 EXAMPLE = "e.g. 'pz:mpe2.simple_spread_v3,N=3' or 'pz:diamond_marl.envs.host.toy:parallel_env'"
 
@@ -50,6 +53,7 @@ class FactorySpec:
     steps: int | None = None  # episode limit the adapter enforces
     layout: str = "auto"  # 3-D observations: "auto", "chw" or "hwc"
     python: str | None = None  # the workers' interpreter (None: the main process's)
+    team_reward: bool = False  # the return sums the mean over agents (else the sum)
 
     def to_wire(self) -> dict[str, Any]:
         """The spec as plain values for a worker under any Python."""
@@ -60,6 +64,7 @@ class FactorySpec:
             "success": self.success,
             "steps": self.steps,
             "layout": self.layout,
+            "team_reward": self.team_reward,
         }
 
     @property
@@ -70,6 +75,7 @@ class FactorySpec:
         host = {"success": self.success, "success_metric": self.success_metric}
         host |= {"steps": self.steps, "layout": None if self.layout == "auto" else self.layout}
         host["python"] = self.python
+        host["team_reward"] = "true" if self.team_reward else None
         items += [f"{k}={v}" for k, v in host.items() if v is not None]
         return f"{FAMILY}:" + ",".join(items)
 
@@ -122,4 +128,8 @@ def parse_pz_name(name: str) -> FactorySpec:
         raise allowed(layout, "layout", LAYOUTS)
     steps = int_param(params, "steps", 0, 1, name) or None  # 0: not given
     kwargs = tuple((k, parse_value(v)) for k, v in params.items() if k not in HOST_KEYS)
-    return FactorySpec(module, fn, kwargs, success, metric, steps, layout, params.get("python"))
+    team = params.get("team_reward", "false").lower()
+    if team not in ("true", "false"):
+        raise allowed(team, "team_reward", ("true", "false"))
+    python = params.get("python")
+    return FactorySpec(module, fn, kwargs, success, metric, steps, layout, python, team == "true")

@@ -17,8 +17,9 @@ key                 shape, dtype      meaning
 ``truncated``       (B,) bool         the episode was cut (time limit)
 ``state``           (B, S) f32        ``env.state()`` or all agents' obs concatenated
 ``won``             (B,) f32          the ``success`` info value on a final step, else 0
-``episode_return``  (B,) f32          sum over the episode's steps of the mean reward over
-                                      all N agents (running; final on a done step)
+``episode_return``  (B,) f32          sum over the episode's steps of the team reward: the
+                                      sum over all N agents (the mean with ``team_reward``;
+                                      running; final on a done step)
 ``episode_length``  (B,) int32        steps of the episode so far, this one included
 =================== ================= =====================================================
 

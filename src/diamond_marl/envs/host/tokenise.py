@@ -44,9 +44,11 @@ def token_shape(info: HostInfo, chunk: int = DEFAULT_CHUNK) -> tuple[int, int]:
     return chunk_shape(info.obs_shape[0], chunk)
 
 
-def host_spec(info: HostInfo, name: str, chunk: int = DEFAULT_CHUNK) -> EnvSpec:
-    """The ``EnvSpec`` of a pool's env. ``team_reward`` is True because ``episode_return``
-    sums the mean reward over agents (the library's convention for team rewards). Raises
+def host_spec(
+    info: HostInfo, name: str, chunk: int = DEFAULT_CHUNK, team_reward: bool = False
+) -> EnvSpec:
+    """The ``EnvSpec`` of a pool's env; ``team_reward`` as the name's key says (the pool's
+    ``episode_return`` follows it). Raises
     ``ConfigError`` when the episode limit is unknown (give ``steps=T`` in the name)."""
     if info.max_steps < 1:
         raise ConfigError(
@@ -65,7 +67,7 @@ def host_spec(info: HostInfo, name: str, chunk: int = DEFAULT_CHUNK) -> EnvSpec:
         max_steps=info.max_steps,
         action_entity=(-1,) * info.num_actions,
         success_metric=info.success_metric,
-        team_reward=True,
+        team_reward=team_reward,
         description=f"PettingZoo {info.env_type} stepped on the host ({info.tokens} tokens)",
     )
 

@@ -151,14 +151,16 @@ def episode_seed(seed, env_index, episode):
 class Copies:
     """A worker's K env copies, auto-reset. A batch is the dict of the adapter's arrays stacked
     to (K, ...), plus ``episode_return`` (K,) float32, the sum over the episode's steps of the
-    mean reward over all N agents, and ``episode_length`` (K,) int32, both of the running
-    episode with this step included. A copy whose episode ends reports that final step's
-    ``reward``, ``terminated``, ``truncated``, ``won``, return and length, with ``obs``,
-    ``action_mask``, ``alive`` and ``state`` already those of its next episode's first step."""
+    team reward per step (the mean over all N agents with ``team_reward``, else their sum),
+    and ``episode_length`` (K,) int32, both of the running episode with this step included.
+    A copy whose episode ends reports that final step's ``reward``, ``terminated``,
+    ``truncated``, ``won``, return and length, with ``obs``, ``action_mask``, ``alive`` and
+    ``state`` already those of its next episode's first step."""
 
     def __init__(self, spec, indices, seed):
         adapter = sibling("adapter")
         self.indices, self.seed = list(indices), int(seed)
+        self.team_reward = bool(spec.get("team_reward"))
         self.adapters = []
         for _ in self.indices:
             env = build_env(spec)
@@ -188,7 +190,8 @@ class Copies:
         out = []
         for j, adapter in enumerate(self.adapters):
             raw = adapter.step(actions[j])
-            self.returns[j] += float(raw["reward"].mean())
+            team = raw["reward"].mean() if self.team_reward else raw["reward"].sum()
+            self.returns[j] += float(team)
             self.lengths[j] += 1
             ret, length = self.returns[j], self.lengths[j]
             if raw["terminated"] or raw["truncated"]:
