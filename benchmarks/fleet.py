@@ -261,6 +261,7 @@ def main() -> int:
             f">= 1, group >= 1 (got {args.group})", file=sys.stderr,
         )  # fmt: skip
         return 2
+    dm.setup_jax()
     try:
         make(fleet_env(TRAIN_N, args.group, args.radius))
     except ConfigError as err:

@@ -116,6 +116,7 @@ def main() -> int:
             f"fleet-rware: steps={args.steps} and seeds={args.seeds} must be >= 1", file=sys.stderr
         )
         return 2
+    dm.setup_jax()
     try:
         for layout in args.layouts:
             make(fleet_env(layout))

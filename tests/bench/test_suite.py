@@ -399,3 +399,14 @@ def test_a_bare_suite_name_prefers_the_working_directory_then_the_package(tmp_pa
     assert suite_path("quick") == Path("suites") / "quick.yaml"
     with pytest.raises(ConfigError, match="shipped suites: diagnostics, mpe, paper, quick"):
         suite_path("nosuch")
+
+
+def test_fleet_and_host_names_pass_the_suite_check():
+    for name in (
+        "mpe:spread,n=16,sense=2,density=0.75,group=3,radius=2",
+        "rware:5x11-64ag,sense=2",
+        "pz:mpe2.simple_spread_v3,N=3,max_cycles=26",
+    ):
+        check_env_name(name)
+    with pytest.raises(ConfigError, match="sense"):
+        check_env_name("mpe:spread,n=3,sense=0")

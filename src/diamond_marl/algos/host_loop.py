@@ -37,9 +37,9 @@ from diamond_marl.algos.config import TrainConfig, to_dict
 from diamond_marl.algos.runner import (
     FINAL_EVAL_FACTOR,
     Stopwatch,
-    TrainingDiverged,
-    chunk_metrics,
-    eval_metrics,
+    advance_bar,
+    check_loss,
+    log_chunk,
     make_algorithm,
     progress_bar,
     seed_keys,
@@ -220,7 +220,6 @@ def train_host(
 
 def _chunks(program, state, store, ckpt_dir, start, wall_before, clock, progress, stop_after):
     cfg, setup = program.cfg, program.setup
-    success = setup.env.spec.success_metric
     bar = progress_bar(progress, setup, start)
     t0, done_here = time.perf_counter(), 0
     try:
@@ -233,23 +232,14 @@ def _chunks(program, state, store, ckpt_dir, start, wall_before, clock, progress
                 stats.append(m)
             raw = {k: np.stack([np.asarray(m[k]) for m in stats], axis=1) for k in stats[0]}
             clock.totals[part] += time.perf_counter() - begin
-            if "loss" in raw and not np.all(np.isfinite(raw["loss"])):
-                raise TrainingDiverged(
-                    f"loss became non-finite in chunk {c}; the last good checkpoint is kept "
-                    f"in {ckpt_dir}"
-                )
+            check_loss(raw, setup, c, ckpt_dir)
             env_steps = (c + 1) * setup.updates_per_chunk * setup.steps_per_update
             evals = clock.time("eval", program.evaluate, state, c)
             wall = wall_before + time.perf_counter() - t0
-            for s, m in enumerate(chunk_metrics(raw)):
-                m |= eval_metrics(evals, s, program.execution, success) | {"wall_s": wall}
-                store.log(cfg.seed + s, env_steps, m)
-            store.flush()
+            log_chunk(store, setup, env_steps, raw, evals, program.execution, wall)
             meta = {"chunk": c, "env_steps": env_steps, "wall_s": wall, "time_s": clock.totals}
             clock.time("checkpoint", checkpoint.save, ckpt_dir, state, meta)
-            if bar is not None:
-                bar.set_postfix({"return": f"{evals[program.execution]['return'].mean():.3f}"})
-                bar.update(setup.updates_per_chunk * setup.steps_per_update)
+            advance_bar(bar, setup, evals, program.execution)
             done_here += 1
             if stop_after is not None and done_here >= stop_after:
                 return {"interrupted": True, "chunk": c, "env_steps": env_steps}

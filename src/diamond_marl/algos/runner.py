@@ -218,36 +218,19 @@ def train(
     bar = progress_bar(progress, setup, start_chunk)
     t0 = time.perf_counter()
     chunks_done = 0
-    success = _success_key(setup)
     try:
         for c in range(start_chunk, setup.chunks):
             part = "first_chunk" if c == start_chunk else "train"
             state, raw = clock.time(part, program.chunk, state)
             raw = {k: np.asarray(v) for k, v in raw.items()}
-            if "loss" in raw and not np.all(np.isfinite(raw["loss"])):
-                bad = np.argwhere(~np.isfinite(raw["loss"]))[0]
-                step = (c * setup.updates_per_chunk + int(bad[1]) + 1) * setup.steps_per_update
-                raise TrainingDiverged(
-                    f"loss became {raw['loss'][tuple(bad)]} for seed {cfg.seed + int(bad[0])} "
-                    f"at about env step {step} (chunk {c}); the last good checkpoint is kept in "
-                    f"{ckpt_dir}"
-                )
+            check_loss(raw, setup, c, ckpt_dir)
             env_steps = (c + 1) * setup.updates_per_chunk * setup.steps_per_update
             evals = clock.time("eval", program.evaluate, state, cfg.eval_episodes, c)
             wall = wall_before + time.perf_counter() - t0
-            for s, m in enumerate(chunk_metrics(raw)):
-                m |= eval_metrics(evals, s, program.execution, success) | {"wall_s": wall}
-                store.log(cfg.seed + s, env_steps, m)
-            store.flush()
+            log_chunk(store, setup, env_steps, raw, evals, program.execution, wall)
             meta = {"chunk": c, "env_steps": env_steps, "wall_s": wall, "time_s": clock.totals}
             clock.time("checkpoint", checkpoint.save, ckpt_dir, state, meta)
-            if bar is not None:
-                own = evals[program.execution]
-                post = {"return": f"{own['return'].mean():.3f}"}
-                if success:
-                    post[success] = f"{own['won'].mean():.2f}"
-                bar.set_postfix(post)
-                bar.update(setup.updates_per_chunk * setup.steps_per_update)
+            advance_bar(bar, setup, evals, program.execution)
             chunks_done += 1
             if stop_after_chunks is not None and chunks_done >= stop_after_chunks:
                 return {"interrupted": True, "chunk": c, "env_steps": env_steps}
@@ -262,6 +245,41 @@ def train(
     meta = {"chunk": setup.chunks - 1, "env_steps": setup.env_steps_total, "wall_s": wall}
     checkpoint.save_policy(ckpt_dir, jax.vmap(program.algo.act_params)(state), meta)
     return summary
+
+
+def check_loss(raw: dict[str, np.ndarray], setup: TrainSetup, c: int, ckpt_dir: Path) -> None:
+    """Stop a run whose loss (per seed and update of chunk ``c``) is not finite."""
+    if "loss" not in raw or np.all(np.isfinite(raw["loss"])):
+        return
+    bad = np.argwhere(~np.isfinite(raw["loss"]))[0]
+    step = (c * setup.updates_per_chunk + int(bad[1]) + 1) * setup.steps_per_update
+    raise TrainingDiverged(
+        f"loss became {raw['loss'][tuple(bad)]} for seed {setup.config.seed + int(bad[0])} "
+        f"at about env step {step} (chunk {c}); the last good checkpoint is kept in {ckpt_dir}"
+    )
+
+
+def log_chunk(
+    store: RunStore, setup: TrainSetup, env_steps: int, raw: dict, evals: dict, own: str, wall
+) -> None:
+    """One row per seed of a chunk's metrics: training, evaluation (``own`` execution first)."""
+    success = _success_key(setup)
+    for s, m in enumerate(chunk_metrics(raw)):
+        m |= eval_metrics(evals, s, own, success) | {"wall_s": wall}
+        store.log(setup.config.seed + s, env_steps, m)
+    store.flush()
+
+
+def advance_bar(bar: Any, setup: TrainSetup, evals: dict, own: str) -> None:
+    """Move the progress bar by one chunk and show its evaluation."""
+    if bar is None:
+        return
+    success, out = _success_key(setup), evals[own]
+    post = {"return": f"{out['return'].mean():.3f}"}
+    if success:
+        post[success] = f"{out['won'].mean():.2f}"
+    bar.set_postfix(post)
+    bar.update(setup.updates_per_chunk * setup.steps_per_update)
 
 
 def final_summary(program: Program, state: Any, cfg: TrainConfig, wall_s: float) -> dict:

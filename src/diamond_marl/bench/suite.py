@@ -39,6 +39,7 @@ class _EnvFamily:
     params: tuple[str, ...]  # parameter names the family's builder accepts
     ints: tuple[tuple[str, int], ...] = ()  # integer parameters with their minimum
     example: str = ""
+    open: bool = False  # any parameter names (pz: passes them to the env's own constructor)
 
 
 # What diamond_marl.envs.registry's builders accept, without importing them (they import
@@ -49,14 +50,18 @@ ENV_FAMILIES: dict[str, _EnvFamily] = {
     "smax": _EnvFamily(True, ("max_steps",), (("max_steps", 1),), "smax:3m"),
     "rware": _EnvFamily(
         True,
-        ("requests", "steps", "collisions", "success"),
-        (("requests", 1), ("steps", 1), ("success", 1)),
+        ("requests", "steps", "collisions", "success", "sense"),
+        (("requests", 1), ("steps", 1), ("success", 1), ("sense", 1)),
         "rware:tiny-4ag",
     ),
     "mpe": _EnvFamily(
-        True, ("n", "landmarks", "spawn", "tie"), (("n", 2), ("landmarks", 1)), "mpe:spread,n=3"
+        True,
+        ("n", "landmarks", "spawn", "tie", "sense", "density", "group", "radius"),
+        (("n", 2), ("landmarks", 1), ("sense", 1), ("group", 1)),
+        "mpe:spread,n=3",
     ),
     "jaxmarl": _EnvFamily(True, ("chunk",), (("chunk", 1),), "jaxmarl:MPE_simple_spread_v3"),
+    "pz": _EnvFamily(True, (), example="pz:mpe2.simple_spread_v3,N=3", open=True),
 }
 
 SUITE_KEYS = (
@@ -325,7 +330,7 @@ def check_env_name(name: str) -> None:
         raise ConfigError(
             f"{name!r}: {family} takes only key=value parameters, e.g. {spec.example!r}"
         )
-    extra = sorted(set(params) - set(spec.params))
+    extra = [] if spec.open else sorted(set(params) - set(spec.params))
     if extra:
         raise ConfigError(
             f"{name!r}: unknown parameter(s) {', '.join(extra)}; allowed: {', '.join(spec.params)}"

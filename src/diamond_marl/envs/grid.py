@@ -22,8 +22,9 @@ import math
 import chex
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-_WINDOW = jnp.asarray([(dx, dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)], jnp.int32)  # (9, 2)
+_WINDOW = np.asarray([(dx, dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)], np.int32)  # (9, 2)
 
 
 @dataclasses.dataclass(frozen=True)

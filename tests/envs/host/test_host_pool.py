@@ -211,3 +211,14 @@ def test_mpe_simple_spread_through_the_pool():
     assert (ends["episode_length"] == 25).all() and (raws[26]["episode_length"] == 1).all()
     assert all(raw["alive"].all() for raw in raws)  # nobody leaves simple_spread
     assert_gone(pool.pids)
+
+
+def test_env_check_plays_host_envs_through_a_pool():
+    from diamond_marl.envs import make
+    from diamond_marl.envs.check import env_check
+
+    env = make("pz:diamond_marl.envs.host.toy:parallel_env,agents=3,success=metrics.coordinated")
+    report = env_check(env, num_envs=4, steps=20)
+    assert report.problems == [] and report.episodes > 0 and report.steps_per_s > 0
+    assert 0 <= report.success <= 1
+    assert report.symmetric == 0 and report.tied_starts == 0  # the toy shows each agent's index

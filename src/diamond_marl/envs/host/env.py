@@ -2,8 +2,8 @@
 one every other environment has, built from what one worker reports about the env.
 
 A ``HostEnv`` does not step inside JAX: its ``reset`` and ``step`` raise. Its ``pool(...)``
-starts the worker processes that step its copies on the host; ``diamond-marl train`` and
-``diamond-marl eval`` run ``pz:`` names through the host loop (``algos.host_loop``). Building
+starts the worker processes that step its copies on the host; ``diamond-marl train`` runs
+``pz:`` names through the host loop (``algos.host_loop``), which also evaluates. Building
 one costs a worker's start and one env (about a second); the facts are cached per name.
 """
 
@@ -45,7 +45,8 @@ class HostEnv(Env):
     def _refuse(self, *_: Any) -> Any:
         raise ConfigError(
             f"{self.spec.name} steps on the host, in worker processes, not inside JAX; "
-            "allowed: diamond-marl train/eval (the host loop) or HostEnv.pool(...)"
+            "allowed: diamond-marl train (the host loop, which also evaluates) or "
+            "HostEnv.pool(...)"
         )
 
     reset = step = _refuse
@@ -63,6 +64,6 @@ registry.register(
     summary=(
         "any PettingZoo ParallelEnv, stepped on the host: 'pz:<module>[:<callable>],key=value' "
         "calls module.callable(**kwargs); host keys steps=, success=, success_metric=, "
-        "layout=, python= (docs/host-envs.md)"
+        "team_reward=, layout=, python= (docs/host-envs.md)"
     ),
 )
