@@ -16,9 +16,9 @@ execution::
 
 Then rank's gain over none in deliveries per robot-hour, seed by seed (5 seeds, 95% bootstrap
 interval), and ``OUT/results.json`` with every row. ``--split`` times the policy and the
-environment apart at the largest layout. Run:
-``.venv/bin/python benchmarks/fleet_rware.py --out runs/fleet-rware`` (training about 45 min
-on 2 cores, then about 10 min of measurements).
+environment apart at each layout instead. Run:
+``.venv/bin/python benchmarks/fleet_rware.py --out runs/fleet-rware`` (training 1 hour on 2
+cores shared with other work, then 11 minutes of measurements).
 """
 
 from __future__ import annotations

@@ -40,7 +40,10 @@ given in units of the half side, in [-1, 1] as today. Neither option changes any
 absent. The time of a step grows as N^2 (every pair of agents for contacts, overlaps and
 sensing; N x M landmark distances for the reward and coverage): at N = 10,000, 10^8 pair
 distances per pass. Its memory grows as N: past 1,024 agents the pairs are computed in row
-blocks (``sensing.in_blocks``), so one pass holds 1,024 x N of them at a time.
+blocks (``sensing.in_blocks``), so one pass holds 1,024 x N of them at a time. With
+``sense=K,radius=R`` (R >= 0.4) agents sense only within R (farther slots masked, the reward's
+landmark distances capped at R) and every pairwise pass runs on a cell list (``envs.grid``):
+time and memory linear in N, contacts as the all-pairs step's up to summation order.
 
 Success (``spec.success_metric = "coverage"``): ``extras["won"]`` on the final step is the
 fraction of landmarks with an agent centre within ``COVER_DISTANCE`` = 0.1 of them, the
