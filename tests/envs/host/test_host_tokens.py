@@ -2,6 +2,7 @@
 the spec, and the API invariants of ``envs.check``. Batches come from ``worker.Copies`` in
 process (the same code a worker runs), so no process is started here."""
 
+import dataclasses
 import types
 
 import jax
@@ -26,7 +27,7 @@ def rollout(name, num_envs=3, steps=6, seed=0):
     info = copies.adapters[0].info()
     for key in ("agents", "obs_shape", "obs_sizes"):
         info[key] = tuple(info[key])
-    info = HostInfo(**info, success_metric=spec.success_metric)
+    info = HostInfo(**info, success_metric=spec.success_metric, cells=spec.cells or 0)
     rng = np.random.default_rng(seed)
     raws = [copies.reset()]
     for _ in range(steps):
@@ -108,3 +109,27 @@ def test_spec_facts_and_unknown_episode_limit():
     assert es.action_entity == (-1, -1, -1) and es.success_metric == "success_rate"
     with pytest.raises(ConfigError, match="steps=<T>"):
         host_spec(info.__class__(**{**info.__dict__, "max_steps": 0}), spec.name)
+
+
+def test_grid_cells_keep_the_nearest_non_empty_ones():
+    info, spec, raws = rollout(f"{TOY}:grid_env,view=5,channels=2,cells=6", steps=1)
+    assert info.cells == 6 and token_shape(info) == (7, 4)
+    raw = dict(raws[-1])
+    obs = raw["obs"].copy()  # (B, N, 2, 5, 5)
+    obs[:, :, :, 2, 3] = 0  # an empty cell next to the centre
+    obs[:, :, :, 0, :] = 0  # and an empty top row
+    raw["obs"] = obs
+    full = to_timestep(dataclasses.replace(info, cells=0), raw)
+    ts = to_timestep(info, raw)
+    check(info, spec, ts, (3,))
+    for b in range(3):
+        for i in range(3):
+            others = np.asarray(full.entities[b, i, 1:])
+            filled = np.flatnonzero(np.abs(others[:, :2]).sum(-1) > 0)
+            dist = np.hypot(*others[filled, 2:].T)
+            keep = filled[np.argsort(dist, kind="stable")][:6]  # nearest, ties row-major
+            np.testing.assert_array_equal(ts.entities[b, i, 1 : 1 + len(keep)], others[keep])
+            np.testing.assert_array_equal(ts.entities[b, i, 0], full.entities[b, i, 0])
+            seen = np.asarray(ts.entity_mask[b, i, 1:])
+            assert (seen[: len(keep)] == raw["alive"][b, i]).all()  # the kept cells are seen
+            assert not seen[len(keep) :].any()  # fewer non-empty cells: the rest is masked

@@ -64,6 +64,6 @@ registry.register(
     summary=(
         "any PettingZoo ParallelEnv, stepped on the host: 'pz:<module>[:<callable>],key=value' "
         "calls module.callable(**kwargs); host keys steps=, success=, success_metric=, "
-        "team_reward=, layout=, python= (docs/host-envs.md)"
+        "team_reward=, layout=, cells=, python= (docs/host-envs.md)"
     ),
 )

@@ -5,7 +5,7 @@
 continuous_actions=False`` or ``pz:diamond_marl.envs.host.toy:parallel_env,agents=3``. Values
 read as int, float, bool (``true``/``false``), else as a string.
 
-Six keys are the host's own and are not passed to the callable:
+Seven keys are the host's own and are not passed to the callable:
 - ``success=a.b``: ``extras["won"]`` is the mean over agents of ``infos[agent]["a"]["b"]`` on
   an episode's final step (pogema: ``success=metrics.CSR``);
 - ``success_metric=``: what that value measures, one of ``env_names.SUCCESS_METRICS``
@@ -17,6 +17,8 @@ Six keys are the host's own and are not passed to the callable:
 - ``team_reward=true``: every agent gets the team's reward, so an episode's return sums the
   mean over agents per step; default false: rewards are the agents' own, and the return sums
   them over agents (the JAX environments' convention);
+- ``cells=K``: a grid view becomes its centre (SELF) and the K non-empty cells nearest it
+  (masked where fewer), not one token per cell: E = K + 1 instead of H x W;
 - ``python=PATH``: the workers run under this interpreter (e.g. a venv holding the env's own
   dependencies, which may clash with the library's pins); default: this process's.
 
@@ -36,7 +38,7 @@ from diamond_marl.errors import ConfigError, allowed
 
 FAMILY = "pz"
 DEFAULT_CALLABLE = "parallel_env"
-HOST_KEYS = ("success", "success_metric", "steps", "layout", "python", "team_reward")
+HOST_KEYS = ("success", "success_metric", "steps", "layout", "python", "team_reward", "cells")
 LAYOUTS = ("auto", "chw", "hwc")
 EXAMPLE = "e.g. 'pz:mpe2.simple_spread_v3,N=3' or 'pz:diamond_marl.envs.host.toy:parallel_env'"
 
@@ -54,6 +56,7 @@ class FactorySpec:
     layout: str = "auto"  # 3-D observations: "auto", "chw" or "hwc"
     python: str | None = None  # the workers' interpreter (None: the main process's)
     team_reward: bool = False  # the return sums the mean over agents (else the sum)
+    cells: int | None = None  # grid views: tokens for the K non-empty cells nearest the centre
 
     def to_wire(self) -> dict[str, Any]:
         """The spec as plain values for a worker under any Python."""
@@ -76,6 +79,7 @@ class FactorySpec:
         host |= {"steps": self.steps, "layout": None if self.layout == "auto" else self.layout}
         host["python"] = self.python
         host["team_reward"] = "true" if self.team_reward else None
+        host["cells"] = self.cells
         items += [f"{k}={v}" for k, v in host.items() if v is not None]
         return f"{FAMILY}:" + ",".join(items)
 
@@ -132,4 +136,7 @@ def parse_pz_name(name: str) -> FactorySpec:
     if team not in ("true", "false"):
         raise allowed(team, "team_reward", ("true", "false"))
     python = params.get("python")
-    return FactorySpec(module, fn, kwargs, success, metric, steps, layout, python, team == "true")
+    cells = int_param(params, "cells", 0, 1, name) if "cells" in params else None
+    return FactorySpec(
+        module, fn, kwargs, success, metric, steps, layout, python, team == "true", cells
+    )

@@ -87,13 +87,14 @@ class HostInfo:
     env_type: str  # module.Class of the env in the workers
     python: str  # the workers' Python version
     numpy: str  # the workers' numpy version
+    cells: int = 0  # grid views: tokens for the K non-empty cells nearest the centre (0: all)
 
     @property
     def num_agents(self) -> int:
         return len(self.agents)
 
 
-_INFO_KEYS = {f.name for f in dataclasses.fields(HostInfo)} - {"success_metric"}
+_INFO_KEYS = {f.name for f in dataclasses.fields(HostInfo)} - {"success_metric", "cells"}
 
 
 class _Worker:
@@ -212,7 +213,9 @@ class HostPool:
         first = {k: v for k, v in infos[0].items() if k in _INFO_KEYS}
         for key in ("agents", "obs_shape", "obs_sizes"):
             first[key] = tuple(first[key])
-        self._info = HostInfo(**first, success_metric=self.spec.success_metric)
+        self._info = HostInfo(
+            **first, success_metric=self.spec.success_metric, cells=self.spec.cells or 0
+        )
 
     # calls ---------------------------------------------------------------------------------
 

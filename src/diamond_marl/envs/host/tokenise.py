@@ -11,7 +11,10 @@ each. It is pure ``jnp`` with ``info`` static, so ``jax.jit(to_timestep, static_
 - ``grid`` (an egocentric (C, H, W) view): one token per cell, E = H * W, F = C + 2:
   [the cell's C channel values, row offset, column offset], the offsets measured from the
   centre cell (H // 2, W // 2) and divided by H // 2 and W // 2 (so within [-1, 1]). Token 0
-  is the centre cell, kind SELF; the other cells follow in row-major order, kind TASK.
+  is the centre cell, kind SELF; the other cells follow in row-major order, kind TASK. With
+  ``cells=K`` only the K non-empty cells nearest the centre follow it (nearest first, ties in
+  row-major order; masked and zero where fewer are non-empty): E = K + 1, and the torso's
+  attention costs (K + 1)^2 per agent instead of (H W)^2.
 
 For either, token 0 names the agent itself in ``entity_agent`` (-1 elsewhere), and an absent
 agent (``raw["alive"]`` False) keeps only its SELF token in ``entity_mask``. The flat
@@ -40,7 +43,7 @@ def token_shape(info: HostInfo, chunk: int = DEFAULT_CHUNK) -> tuple[int, int]:
     """(E, F) of the entity tokens of ``info``'s env."""
     if info.tokens == "grid":
         c, h, w = info.obs_shape
-        return h * w, c + 2
+        return (min(info.cells + 1, h * w) if info.cells else h * w), c + 2
     return chunk_shape(info.obs_shape[0], chunk)
 
 
@@ -93,11 +96,22 @@ def _grid_tokens(info: HostInfo, obs: jax.Array) -> dict[str, jax.Array]:
     kinds[:, 0] = EntityKind.SELF
     agent = np.full((n, h * w), -1, np.int32)
     agent[:, 0] = np.arange(n)
+    entities = jnp.concatenate([cells, where], axis=-1)  # (B, N, H W, F)
+    mask = jnp.ones((b, n, h * w), bool)
+    e = token_shape(info)[0]
+    if e < h * w:  # ``cells=K``: the centre, then the K non-empty cells nearest it
+        dist = np.linalg.norm(offsets[1:], axis=-1)  # static, in row-major order
+        filled = jnp.any(cells[:, :, 1:] != 0, axis=-1)  # (B, N, H W - 1)
+        _, pick = jax.lax.top_k(jnp.where(filled, -dist, -jnp.inf), e - 1)  # nearest first
+        seen = jnp.take_along_axis(filled, pick, axis=-1)
+        near = jnp.take_along_axis(entities[:, :, 1:], pick[..., None], axis=2)
+        entities = jnp.concatenate([entities[:, :, :1], near * seen[..., None]], axis=2)
+        mask = jnp.concatenate([mask[:, :, :1], seen], axis=-1)
     return {
-        "entities": jnp.concatenate([cells, where], axis=-1),
-        "entity_mask": jnp.ones((b, n, h * w), bool),
-        "entity_kind": jnp.broadcast_to(jnp.asarray(kinds), (b, n, h * w)),
-        "entity_agent": jnp.broadcast_to(jnp.asarray(agent), (b, n, h * w)),
+        "entities": entities,
+        "entity_mask": mask,
+        "entity_kind": jnp.broadcast_to(jnp.asarray(kinds[:, :e]), (b, n, e)),
+        "entity_agent": jnp.broadcast_to(jnp.asarray(agent[:, :e]), (b, n, e)),
     }
 
 
