@@ -16,9 +16,10 @@ from diamond_marl.algos.runner import train
 from diamond_marl.envs.host import HostEnvError
 from diamond_marl.errors import ConfigError
 
-# all agents picking the same action pays 1 per step; no agent leaves, so a coordinated
-# team earns 8 per episode, and uniform random play about 1.4 (1/9 or 1/4 of the steps)
-TOY = "pz:diamond_marl.envs.host.toy:parallel_env,agents=3,leave=0"
+# all agents picking the same action pays each 1 per step (a team reward: the return sums the
+# mean over agents); no agent leaves, so a coordinated team earns 8 per episode, and uniform
+# random play about 1.4 (all agree on 1/9 of the steps, or 1/4 where one action is masked)
+TOY = "pz:diamond_marl.envs.host.toy:parallel_env,agents=3,leave=0,team_reward=true"
 SMALL = {
     "algo": "mappo",
     "env": TOY,

@@ -286,11 +286,12 @@ def _reject_other_families(algo: str, overrides: dict[str, Any]) -> None:
 def validate(cfg: TrainConfig) -> Any:
     """Reject values no run can use, naming each one; returns the run's environment."""
     from diamond_marl.envs import make  # builds the env: catches unknown names early
+    from diamond_marl.envs.host.names import is_pz_name
 
     if cfg.algo not in ALGOS:
         raise allowed(cfg.algo, "algorithm", ALGOS)
     env = make(cfg.env)
-    if env.spec.name.startswith("pz:") and not cfg.is_ppo:
+    if is_pz_name(env.spec.name) and not cfg.is_ppo:
         raise allowed(cfg.algo, f"algorithm for {cfg.env} (stepped on the host)", PPO_ALGOS)
     positive = {
         "host.workers": cfg.host.workers,

@@ -46,7 +46,7 @@ from diamond_marl.algos.runner import (
     summarize,
 )
 from diamond_marl.algos.store import RunStore
-from diamond_marl.envs.host.tokenise import timestep_fn
+from diamond_marl.envs.host.tokenise import to_timestep
 from diamond_marl.errors import ConfigError
 from diamond_marl.networks.acting import EXECUTIONS
 from diamond_marl.networks.inputs import from_timestep
@@ -72,7 +72,11 @@ class HostProgram:
         env, hooks, actor = self.setup.env, self.algo.host, self.algo.actor
         self.env, self.seeds, self.keys = env, cfg.seeds, seed_keys(cfg)
         self.execution = table_execution(self.setup)
-        self.tokenise = timestep_fn(env.info)
+        info, seeds = env.info, cfg.seeds
+        # raw batch (seeds x copies, ...) -> TimeStep (seeds, copies, ...), one program
+        self.tokenise = jax.jit(
+            lambda raw: jax.tree.map(lambda x: _split(x, seeds), to_timestep(info, raw))
+        )
         self.pool = env.pool(cfg.seeds * cfg.num_envs, cfg.host.workers, cfg.seed)
         self._eval_pool = None
         setup = self.setup
@@ -116,8 +120,7 @@ class HostProgram:
 
     def first_steps(self, seed: int | None = None) -> Any:
         """Reset every training copy: the first timesteps, (seeds, num_envs, ...)."""
-        ts = self.tokenise(self.pool.reset(seed))
-        return jax.tree.map(lambda x: _split(x, self.seeds), ts)
+        return self.tokenise(self.pool.reset(seed))
 
     def update(self, state: Any) -> tuple[Any, dict]:
         """One PPO update: a rollout stepped on the host, then the jitted learning step."""
@@ -126,7 +129,7 @@ class HostProgram:
         for t in range(keys.shape[1]):
             acted = self.act(state, keys[:, t])
             raw = self.pool.step(np.asarray(acted.action).reshape(-1, self.env.spec.num_agents))
-            next_ts = jax.tree.map(lambda x: _split(x, self.seeds), self.tokenise(raw))
+            next_ts = self.tokenise(raw)
             state, out = self.after(state, acted, next_ts, keys[:, t])
             outs.append(out)
         traj, extras, probs = jax.tree.map(lambda *x: jnp.stack(x, axis=1), *outs)  # (S, T, ...)
@@ -154,14 +157,17 @@ class HostProgram:
     def _play(self, params: Any, seed: int, execution: str) -> dict[str, np.ndarray]:
         """Each eval copy's first episode from ``pool.reset(seed)``: per seed means."""
         s, e = self.seeds, self.cfg.eval_episodes
-        ts = jax.tree.map(lambda x: _split(x, s), self.tokenise(self._eval_pool.reset(seed)))
+        ts = self.tokenise(self._eval_pool.reset(seed))
         key = jax.random.PRNGKey(seed % (2**31))
         ep_keys = jax.random.split(key, s * e).reshape(s, e, 2)
         carry = jax.vmap(self.algo.start_carry)(ts)
         ret, won, length = (np.zeros((s, e), np.float32) for _ in range(3))
         done = np.zeros((s, e), bool)
-        for t in range(self.env.spec.max_steps + 1):
-            step_keys = jax.random.split(jax.random.fold_in(key, t), s * e).reshape(s, e, 2)
+        horizon = self.env.spec.max_steps + 1
+        fold = jax.vmap(lambda t: jax.random.split(jax.random.fold_in(key, t), s * e))
+        all_keys = fold(jnp.arange(horizon)).reshape(horizon, s, e, 2)  # one call, not T
+        for t in range(horizon):
+            step_keys = all_keys[t]
             actions, carry = self.eval_act(params, ts, step_keys, ep_keys, carry, execution)
             raw = self._eval_pool.step(np.asarray(actions).reshape(s * e, -1))
             ends = (raw["terminated"] | raw["truncated"]).reshape(s, e) & ~done
@@ -170,7 +176,7 @@ class HostProgram:
             done |= ends
             if done.all():
                 break
-            ts = jax.tree.map(lambda x: _split(x, s), self.tokenise(raw))
+            ts = self.tokenise(raw)
         return {
             "return": ret.mean(1),
             "won": won.mean(1),

@@ -140,7 +140,9 @@ class CheckReport:
 def env_check(env: Env, num_envs: int = 256, steps: int = 100, seed: int = 0) -> CheckReport:
     """Random rollouts: API invariants, episode statistics, env-only steps per second. A
     ``pz:`` environment plays in a worker pool (``envs.host.check``)."""
-    if env.spec.name.startswith("pz:"):
+    from diamond_marl.envs.host.names import is_pz_name
+
+    if is_pz_name(env.spec.name):
         from diamond_marl.envs.host.check import host_env_check
 
         return host_env_check(env, num_envs, steps, seed)

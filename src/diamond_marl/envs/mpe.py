@@ -228,8 +228,10 @@ class MpeSpread(Env):
 
     def step(self, state: MpeState, actions: chex.Array) -> tuple[MpeState, TimeStep]:
         actions = jnp.asarray(actions, jnp.int32)  # (N,)
-        before = None if self.grid is None else self._near(state.agent_pos, state.landmark_pos)
-        cand = None if before is None else before["agents"]
+        cand = dropped_before = None
+        if self.grid is not None:  # contacts act on the positions before the move
+            filed, dropped_before = self.grid.table(state.agent_pos)
+            cand = self.grid.candidates(state.agent_pos, filed, self.n)
         pos, vel = world_step(state.agent_pos, state.agent_vel, actions, cand)
         done = state.t >= TIME_LIMIT  # jaxmarl tests the limit before counting the step
         state = state.replace(agent_pos=pos, agent_vel=vel, t=state.t + 1)
@@ -240,7 +242,7 @@ class MpeSpread(Env):
         else:  # within the radius: a gap is at most the radius, coverage is exact
             gaps = nearest_agent(pos, state.landmark_pos, near["gaps"], self.radius)
             local = -overlaps(pos, near["agents"]).astype(jnp.float32)
-            near["dropped"] += before["dropped"]
+            near["dropped"] += dropped_before
         reward = local * LOCAL_RATIO - jnp.sum(gaps) * (1 - LOCAL_RATIO)  # (N,)
         won = jnp.where(done, covered(gaps), 0.0)
         return state, self._timestep(state, reward, done, won, near)
