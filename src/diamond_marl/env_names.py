@@ -60,5 +60,8 @@ def parse_name(name: str, families: Iterable[str]) -> tuple[str, str | None, dic
 
 def file_safe(name: str) -> str:
     """A name as a file or directory name: ``smax:3m`` -> ``smax-3m``, ``xor:n=2,k=2`` ->
-    ``xor-n2_k2``, ``noise+rank`` -> ``noise_rank`` (run dirs, eval files, cell ids, plots)."""
+    ``xor-n2_k2``, ``noise+rank`` -> ``noise_rank`` (run dirs, eval files, cell ids, plots).
+    A ``python=PATH`` parameter (``pz:`` names: where the workers run, not what is trained)
+    is left out."""
+    name = ",".join(p for p in name.split(",") if not p.strip().startswith("python="))
     return name.replace(":", "-").replace(",", "_").replace("=", "").replace("+", "_")

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from diamond_marl.bench.launch import check_out_dir, select
-from diamond_marl.bench.suite import BREAKERS, ENV_FAMILIES, check_env_name, parse_suite
+from diamond_marl.bench.suite import BREAKERS, ENV_FAMILIES, cell_id, check_env_name, parse_suite
 from diamond_marl.errors import ConfigError
 from diamond_marl.package_data import SUITES as SUITES_DIR
 from diamond_marl.package_data import package_file
@@ -263,7 +263,7 @@ def test_only_selects_by_substring():
         select(cells, ("nothing",))
 
 
-@pytest.mark.parametrize("name", ["quick", "paper", "diagnostics", "mpe"])
+@pytest.mark.parametrize("name", ["quick", "paper", "diagnostics", "mpe", "pogema"])
 def test_shipped_suites_expand(name):
     from diamond_marl.bench.suite import load_suite
 
@@ -397,7 +397,7 @@ def test_a_bare_suite_name_prefers_the_working_directory_then_the_package(tmp_pa
     (tmp_path / "suites").mkdir()
     (tmp_path / "suites" / "quick.yaml").write_text("experiments: []\n")
     assert suite_path("quick") == Path("suites") / "quick.yaml"
-    with pytest.raises(ConfigError, match="shipped suites: diagnostics, mpe, paper, quick"):
+    with pytest.raises(ConfigError, match="shipped suites: diagnostics, mpe, paper, pogema, quick"):
         suite_path("nosuch")
 
 
@@ -408,5 +408,8 @@ def test_fleet_and_host_names_pass_the_suite_check():
         "pz:mpe2.simple_spread_v3,N=3,max_cycles=26",
     ):
         check_env_name(name)
+    # where a pz: env's workers run (python=) is not part of a cell's directory name
+    ident = cell_id("pz:m.pogema_env,num_agents=8,python=$VENV/bin/python", "mappo", "none")
+    assert ident == "pz-m.pogema_env_num_agents8__mappo__none"
     with pytest.raises(ConfigError, match="sense"):
         check_env_name("mpe:spread,n=3,sense=0")

@@ -82,6 +82,22 @@ def test_toy_adapter_arrays_absent_agents_masks_and_won():
     assert any(0 < s["alive"].sum() < 3 for s in steps[1:])  # someone left mid-episode
 
 
+def test_success_terminated_counts_every_agent_that_terminated():
+    for leave, seed in [(0.0, 0), (1.0, 0), (0.3, 0), (0.3, 1)]:
+        raw_env = toy.parallel_env(leave=leave)  # the count the adapter must reproduce
+        raw_env.reset(seed=seed)
+        ended = set()
+        while raw_env.agents:
+            _, _, term, _, _ = raw_env.step({a: 0 for a in raw_env.agents})
+            ended |= {a for a, t in term.items() if t}
+        ad = Adapter(toy.parallel_env(leave=leave), success="terminated")
+        ad.reset(seed=seed)
+        while not ((raw := ad.step(np.zeros(3, int)))["terminated"] or raw["truncated"]):
+            assert raw["won"] == 0.0
+        assert raw["won"] == pytest.approx(len(ended) / 3)
+    assert len(ended) not in (0, 3)  # seed 1 at leave=0.3 is a mixed episode
+
+
 def test_episode_end_rules_and_steps_limit():
     ad = Adapter(toy.parallel_env(leave=1.0))  # every agent leaves on the first step
     ad.reset(seed=0)

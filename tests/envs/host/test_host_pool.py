@@ -109,9 +109,10 @@ def test_absent_agents_and_masks(toy_run):
     assert left_mid_episode > 0
 
 
-def test_same_seed_same_batches_under_any_worker_count_and_python(toy_run):
+def test_same_seed_same_batches_under_any_worker_count_and_python(toy_run, monkeypatch):
     _, raws = toy_run
-    with HostPool(NAME, num_envs=4, workers=1, seed=3, python=sys.executable) as pool:
+    monkeypatch.setenv("DM_TEST_PYTHON", sys.executable)  # python= expands $VARIABLES
+    with HostPool(NAME, num_envs=4, workers=1, seed=3, python="$DM_TEST_PYTHON") as pool:
         again = play(pool)
     for a, b in zip(raws, again, strict=True):
         assert all(np.array_equal(a[k], b[k]) for k in a)
@@ -187,6 +188,7 @@ def test_bad_envs_are_one_line_config_errors(name, words):
         ({"num_envs": 2, "workers": 0}, "workers >= 1"),
         ({"num_envs": 2, "seed": -1}, "seed=-1"),
         ({"num_envs": 2, "python": "/no/such/python"}, "not an executable"),
+        ({"num_envs": 2, "python": "$DM_UNSET_VARIABLE/python"}, "is not set"),
     ],
 )
 def test_bad_pool_settings(kwargs, words):

@@ -17,7 +17,9 @@ arrays over the fixed agent order ``env.possible_agents`` (N agents, A actions):
 - ``state``: ``env.state()`` when it returns a numeric array, else every agent's obs flattened
   and concatenated (N * prod(obs_shape)).
 - ``won``: with ``success="metrics.ISR"``, the mean over agents of ``infos[agent]["metrics"]
-  ["ISR"]`` on the final step (agents that do not report it are left out); else 0.
+  ["ISR"]`` on the final step (agents that do not report it are left out); with
+  ``success="terminated"``, the share of all N agents that terminated during the episode (an
+  agent truncated on the same step counts too: it reached a terminal state); else 0.
 
 Worker processes may run another Python with numpy 1.x: keep this module free of JAX,
 pettingzoo and ``diamond_marl`` imports, and of syntax newer than Python 3.8.
@@ -30,6 +32,7 @@ import sys
 import numpy as np
 
 LAYOUTS = ("auto", "chw", "hwc")
+TERMINATED = "terminated"  # success=terminated: the share of agents that terminated
 # attributes that name the episode limit, looked up on the env and its unwrapped env
 LIMIT_ATTRS = ("max_cycles", "max_steps", "max_episode_steps", "max_num_steps", "episode_limit")
 PARALLEL_API = ("possible_agents", "reset", "step", "observation_space", "action_space")
@@ -89,6 +92,7 @@ class Adapter:
         self.num_actions, self.start = self._check_actions()
         self._check_obs(layout)
         self.success = success.split(".") if success else None
+        self._ended = set()  # agents that terminated this episode (success="terminated")
         self.steps = steps
         self.max_steps = steps or _episode_limit(env)
         self.state_from_env, self.state_dim = self._probe_state()
@@ -197,6 +201,7 @@ class Adapter:
         if not live:
             raise RuntimeError("env.reset() left env.agents empty: no agent can act")
         self._t, self._done = 0, False
+        self._ended = set()
         return self._pack(obs, infos, {}, live, False, False)
 
     def step(self, actions):
@@ -214,6 +219,7 @@ class Adapter:
         self._t += 1
         live = list(self.env.agents or [])
         ended = [a for a in acting if term.get(a, False)]
+        self._ended.update(ended)
         cut = [a for a in acting if trunc.get(a, False)]
         terminated = truncated = False
         if not live or len(set(ended) | set(cut)) == len(acting):
@@ -283,6 +289,8 @@ class Adapter:
         return row
 
     def _won(self, infos):
+        if self.success == [TERMINATED]:
+            return len(self._ended) / len(self.agents)
         values = []
         for info in infos.values() if self.success else ():
             for key in self.success:

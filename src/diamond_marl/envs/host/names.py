@@ -7,7 +7,10 @@ read as int, float, bool (``true``/``false``), else as a string.
 
 Seven keys are the host's own and are not passed to the callable:
 - ``success=a.b``: ``extras["won"]`` is the mean over agents of ``infos[agent]["a"]["b"]`` on
-  an episode's final step (pogema: ``success=metrics.CSR``);
+  an episode's final step; ``success=terminated``: the share of agents that terminated during
+  the episode (pogema, where an agent terminates on reaching its target: the share of agents
+  that reached it, POGEMA's ISR; ``metrics.ISR`` itself is only in agent 0's final infos, which
+  PettingZoo drops when agent 0 arrived early);
 - ``success_metric=``: what that value measures, one of ``env_names.SUCCESS_METRICS``
   (default ``success_rate`` when ``success`` is given);
 - ``steps=T``: episodes are cut (truncated) after T steps, and T is the spec's ``max_steps``

@@ -161,7 +161,7 @@ class HostPool:
 
     ``spec``: a ``FactorySpec`` or a ``pz:`` name. ``python=None`` runs the workers under
     this interpreter with this process's ``sys.path``; ``python=PATH`` under that one with its
-    own ``sys.path`` (and ``$PYTHONPATH``). Starting costs one interpreter start and
+    own ``sys.path`` (and ``$PYTHONPATH``); ``~`` and ``$VARIABLES`` in PATH are expanded. Starting costs one interpreter start and
     env import per worker plus one env construction per copy; a ``step`` costs one message
     round trip per worker (in parallel) plus the env steps, B / workers per worker.
     """
@@ -186,9 +186,15 @@ class HostPool:
             raise ConfigError(f"seed={seed!r}; allowed: an integer >= 0")
         seed = int(seed)
         python = python if python is not None else self.spec.python
-        exe = os.fspath(python) if python is not None else sys.executable
+        given = os.fspath(python) if python is not None else sys.executable
+        exe = os.path.expandvars(os.path.expanduser(given))  # a suite file may say $VENV/...
         if not (os.path.isfile(exe) and os.access(exe, os.X_OK)):
-            raise ConfigError(f"python={exe!r} is not an executable file; allowed: a Python path")
+            shown = repr(given) + (f" (read as {exe!r})" if exe != given else "")
+            shown += " (a variable in it is not set)" if "$" in exe else ""
+            raise ConfigError(
+                f"python={shown} is not an executable file; allowed: a Python path, with "
+                "~ and $VARIABLES expanded"
+            )
         env = dict(os.environ)
         if python is None:  # the same interpreter: let workers import what this process can
             env["PYTHONPATH"] = os.pathsep.join(p or os.getcwd() for p in sys.path)
