@@ -92,3 +92,21 @@ def test_a_worker_that_fails_stops_the_run_and_leaves_no_process(tmp_path):
 def test_q_learning_is_refused_on_host_envs():
     with pytest.raises(ConfigError, match="algo|algorithm"):
         resolve({**SMALL, "algo": "qmix"})
+
+
+def test_eval_replays_a_host_policy_on_its_env_and_on_another(trained):
+    from diamond_marl.api import evaluate
+
+    out, summary = trained
+    again = evaluate(out, episodes=8)
+    assert again["episodes_per_seed"] == 8 and again["trained_on"] == TOY
+    assert again["executions"]["greedy"]["return"] >= 6.0  # the learnt policy, not a new one
+    longer = TOY + ",horizon=12"  # 12-step episodes: up to 12 for a coordinated team
+    other = evaluate(out, env=longer, episodes=4)
+    assert other["env"] != TOY and other["executions"]["greedy"]["return"] >= 9.0
+    assert len(list((out / "eval").glob("*.json"))) == 2
+    with pytest.raises(ConfigError, match="reads 10 features per entity token"):
+        evaluate(out, env=TOY.replace("agents=3", "agents=4"))  # its flat view is longer
+    assert not _children()
+    with pytest.raises(ConfigError, match="allowed for eval: 'pz:' names"):
+        evaluate(out, env="xor:n=2,k=2")

@@ -77,8 +77,7 @@ class HostProgram:
         self.tokenise = jax.jit(
             lambda raw: jax.tree.map(lambda x: _split(x, seeds), to_timestep(info, raw))
         )
-        self.pool = env.pool(cfg.seeds * cfg.num_envs, cfg.host.workers, cfg.seed)
-        self._eval_pool = None
+        self._pool = self._eval_pool = None  # started when first needed
         setup = self.setup
 
         def init(key, ts):
@@ -118,6 +117,27 @@ class HostProgram:
             static_argnums=5,
         )
 
+    @property
+    def pool(self) -> Any:
+        """The training copies (seeds x num_envs), started on first use."""
+        if self._pool is None:
+            cfg = self.cfg
+            self._pool = self.env.pool(cfg.seeds * cfg.num_envs, cfg.host.workers, cfg.seed)
+        return self._pool
+
+    @property
+    def eval_pool(self) -> Any:
+        """The evaluation copies (seeds x eval_episodes), started on first use."""
+        if self._eval_pool is None:
+            s, e = self.seeds, self.cfg.eval_episodes
+            self._eval_pool = self.env.pool(s * e, self.cfg.host.workers, self.cfg.seed)
+        return self._eval_pool
+
+    def state_shape(self) -> Any:
+        """The training state's structure (no values: for loading checkpoints)."""
+        ts = self.tokenise(self.eval_pool.reset(0))
+        return jax.eval_shape(self.init, self.keys, ts)
+
     def first_steps(self, seed: int | None = None) -> Any:
         """Reset every training copy: the first timesteps, (seeds, num_envs, ...)."""
         return self.tokenise(self.pool.reset(seed))
@@ -139,10 +159,10 @@ class HostProgram:
     def evaluate(self, state: Any, chunk: int, rounds: int = 1) -> dict[str, dict[str, np.ndarray]]:
         """Both executions on the same episodes, ``rounds`` x ``eval_episodes`` per seed:
         ``{execution: {"return", "won", "length", "finished"}}``, one value per seed."""
-        e, s = self.cfg.eval_episodes, self.seeds
-        if self._eval_pool is None:
-            self._eval_pool = self.env.pool(s * e, self.cfg.host.workers, self.cfg.seed)
-        params = jax.vmap(self.algo.act_params)(state)
+        return self.evaluate_params(jax.vmap(self.algo.act_params)(state), chunk, rounds)
+
+    def evaluate_params(self, params: Any, chunk: int, rounds: int = 1) -> dict[str, dict]:
+        """``evaluate`` for what acting needs (``algo.act_params``, stacked over seeds)."""
         out = {ex: [] for ex in EXECUTIONS}
         for r in range(rounds):
             seq = np.random.SeedSequence([self.cfg.seed, EVAL_SEED, chunk, r])
@@ -157,7 +177,7 @@ class HostProgram:
     def _play(self, params: Any, seed: int, execution: str) -> dict[str, np.ndarray]:
         """Each eval copy's first episode from ``pool.reset(seed)``: per seed means."""
         s, e = self.seeds, self.cfg.eval_episodes
-        ts = self.tokenise(self._eval_pool.reset(seed))
+        ts = self.tokenise(self.eval_pool.reset(seed))
         key = jax.random.PRNGKey(seed % (2**31))
         ep_keys = jax.random.split(key, s * e).reshape(s, e, 2)
         carry = jax.vmap(self.algo.start_carry)(ts)
@@ -169,7 +189,7 @@ class HostProgram:
         for t in range(horizon):
             step_keys = all_keys[t]
             actions, carry = self.eval_act(params, ts, step_keys, ep_keys, carry, execution)
-            raw = self._eval_pool.step(np.asarray(actions).reshape(s * e, -1))
+            raw = self.eval_pool.step(np.asarray(actions).reshape(s * e, -1))
             ends = (raw["terminated"] | raw["truncated"]).reshape(s, e) & ~done
             for arr, k in ((ret, "episode_return"), (won, "won"), (length, "episode_length")):
                 arr[ends] = raw[k].reshape(s, e)[ends]
@@ -185,9 +205,9 @@ class HostProgram:
         }
 
     def close(self) -> None:
-        self.pool.close()
-        if self._eval_pool is not None:
-            self._eval_pool.close()
+        for pool in (self._pool, self._eval_pool):
+            if pool is not None:
+                pool.close()
 
 
 def train_host(
@@ -257,7 +277,6 @@ def _chunks(program, state, store, ckpt_dir, start, wall_before, clock, progress
     evals = program.evaluate(state, setup.chunks, rounds=FINAL_EVAL_FACTOR)
     clock.totals["final_eval"] += time.perf_counter() - begin
     summary = summarize(evals, cfg, setup.env.spec, setup.env_steps_total, wall, program.execution)
-    summary["episodes_per_seed"] = cfg.eval_episodes * FINAL_EVAL_FACTOR
     summary["time_s"] = clock.rounded()
     store.write_summary(summary)
     meta = {"chunk": setup.chunks - 1, "env_steps": setup.env_steps_total, "wall_s": wall}

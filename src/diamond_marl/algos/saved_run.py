@@ -31,6 +31,7 @@ from diamond_marl.algos.runner import (
 from diamond_marl.algos.store import RunStore
 from diamond_marl.atomic import atomic_write_json
 from diamond_marl.env_names import file_safe
+from diamond_marl.envs.host.names import is_pz_name
 from diamond_marl.errors import ConfigError
 
 
@@ -38,8 +39,12 @@ def load_act_params(program: Program, ckpt_dir: Path) -> tuple[Any, dict[str, An
     """What acting needs, stacked over seeds, and the checkpoint's meta: from a finished run's
     ``policy`` checkpoint, else from the latest training state (an unfinished run)."""
     # the checkpoints need the structures only: tracing init is cheaper than running it
-    state = jax.eval_shape(program.init, program.seed_keys)
-    act_params = jax.vmap(program.algo.act_params)
+    return load_policy(jax.eval_shape(program.init, program.seed_keys), program.algo, ckpt_dir)
+
+
+def load_policy(state: Any, algo: Any, ckpt_dir: Path) -> tuple[Any, dict[str, Any]]:
+    """``load_act_params`` given the training state's structure and the algorithm."""
+    act_params = jax.vmap(algo.act_params)
     if checkpoint.has_policy(ckpt_dir):
         return checkpoint.load(ckpt_dir, jax.eval_shape(act_params, state), checkpoint.POLICY)
     state, meta = checkpoint.load(ckpt_dir, state)
@@ -72,12 +77,7 @@ class LoadedRun:
             return setup
         other = build_setup(dataclasses.replace(self.config, env=env))
         other = dataclasses.replace(other, breaker=setup.breaker)
-        trained, wanted = setup.env.spec, other.env.spec
-        if trained.entity_dim != wanted.entity_dim:
-            raise ConfigError(
-                f"the policy trained on {trained.name} reads {trained.entity_dim} features per "
-                f"entity token; {wanted.name} has {wanted.entity_dim}: it cannot run there"
-            )
+        check_readable(setup.env.spec, other.env.spec)
         return other
 
     def program_for(self, env: str | None = None) -> Program:
@@ -86,6 +86,15 @@ class LoadedRun:
         if setup is self.program.setup:
             return self.program
         return Program(setup, make_algorithm(setup), self.program.seed_keys)
+
+
+def check_readable(trained: Any, wanted: Any) -> None:
+    """Refuse an env spec whose entity tokens a policy trained on ``trained`` cannot read."""
+    if trained.entity_dim != wanted.entity_dim:
+        raise ConfigError(
+            f"the policy trained on {trained.name} reads {trained.entity_dim} features per "
+            f"entity token; {wanted.name} has {wanted.entity_dim}: it cannot run there"
+        )
 
 
 def _check_seed_index(index: int, seeds: int, run_dir: Path) -> None:
@@ -119,6 +128,12 @@ def evaluate_run(run_dir: str | Path, env: str | None = None, episodes: int | No
     """
     if episodes is not None and episodes < 1:
         raise ConfigError(f"episodes={episodes} must be >= 1")
+    if (Path(run_dir) / "config.yaml").exists():
+        cfg = from_dict(RunStore(Path(run_dir), {}).read_config())
+        if is_pz_name(cfg.env):  # a policy trained on the host: evaluated there
+            played = episodes or cfg.eval_episodes * FINAL_EVAL_FACTOR
+            evals = _host_evals(Path(run_dir), cfg, env, episodes)
+            return _write_eval(Path(run_dir), cfg, played, *evals)
     run = load_run(run_dir)
     cfg, program = run.config, run.program
     target = run.program_for(env)
@@ -134,11 +149,51 @@ def evaluate_run(run_dir: str | Path, env: str | None = None, episodes: int | No
         raise ConfigError(
             f"the policy trained on {cfg.env} cannot run on {target.setup.env.spec.name}: {err}"
         ) from None
-    summary = summarize(
-        evals, cfg, target.setup.env.spec, run.meta["env_steps"], 0.0, program.execution
+    return _write_eval(
+        run.run_dir, cfg, episodes, evals, target.setup.env.spec, run.meta, program.execution
     )
+
+
+def _write_eval(run_dir: Path, cfg: TrainConfig, episodes, evals, spec, meta, execution) -> dict:
+    """The re-evaluation (``episodes`` per seed and execution) as ``summary.json``'s keys,
+    written to ``eval/<env>.json``."""
+    summary = summarize(evals, cfg, spec, meta["env_steps"], 0.0, execution)
+    summary["episodes_per_seed"] = int(episodes)
     summary["trained_on"] = cfg.env
     del summary["wall_s"]
-    name = file_safe(target.setup.env.spec.name)
-    atomic_write_json(run.run_dir / "eval" / f"{name}.json", summary)
+    atomic_write_json(run_dir / "eval" / f"{file_safe(spec.name)}.json", summary)
     return summary
+
+
+def _host_evals(run_dir: Path, cfg: TrainConfig, env: str | None, episodes: int | None):
+    """A host run's policy on its own ``pz:`` env or another (e.g. more agents), both
+    executions, through worker pools: (evals, the env's spec, checkpoint meta, execution)."""
+    from diamond_marl.algos.host_loop import HostProgram
+
+    target = env or cfg.env
+    if not is_pz_name(target):
+        raise ConfigError(
+            f"{run_dir} was trained on the host ({cfg.env}); allowed for eval: 'pz:' names"
+        )
+    if not checkpoint.exists(run_dir / "checkpoints"):
+        raise ConfigError(f"{run_dir} has no checkpoint yet")
+    rounds = 1 if episodes else FINAL_EVAL_FACTOR  # default: as many as the final evaluation
+    cfg = dataclasses.replace(cfg, eval_episodes=episodes or cfg.eval_episodes)
+    programs = [HostProgram(cfg)]
+    try:
+        own = programs[0]
+        params, meta = load_policy(own.state_shape(), own.algo, run_dir / "checkpoints")
+        if target != cfg.env:
+            programs.append(HostProgram(dataclasses.replace(cfg, env=target)))
+            check_readable(own.env.spec, programs[-1].env.spec)
+        there = programs[-1]
+        try:
+            evals = there.evaluate_params(params, own.setup.chunks + 1, rounds)
+        except (TypeError, ValueError, flax.errors.FlaxError) as err:
+            raise ConfigError(
+                f"the policy trained on {cfg.env} cannot run on {there.env.spec.name}: {err}"
+            ) from None
+        return evals, there.env.spec, meta, own.execution
+    finally:
+        for program in programs:
+            program.close()
