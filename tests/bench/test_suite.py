@@ -413,3 +413,18 @@ def test_fleet_and_host_names_pass_the_suite_check():
     assert ident == "pz-m.pogema_env_num_agents8__mappo__none"
     with pytest.raises(ConfigError, match="sense"):
         check_env_name("mpe:spread,n=3,sense=0")
+
+
+def test_pz_cells_refuse_analysis_and_transfers_across_the_host_boundary():
+    from diamond_marl.bench.cell import check_cells
+
+    toy = "pz:diamond_marl.envs.host.toy:parallel_env,agents=3"
+    exp = {"envs": [toy], "algos": ["mappo"], "steps": 1000}
+    ok = parse_suite({"experiments": [{**exp, "transfer": [toy + ",horizon=12"]}]})
+    assert check_cells(ok.cells) == []
+    bad = parse_suite(
+        {"experiments": [{**exp, "transfer": ["xor:n=2,k=2"], "analyze": {"episodes": 2}}]}
+    )
+    problems = check_cells(bad.cells)
+    assert len(problems) == 2
+    assert "cannot have analyze" in problems[0] and "to 'pz:' names only" in problems[1]

@@ -171,6 +171,7 @@ def check_cells(cells: list[Cell]) -> list[str]:
     from diamond_marl.algos.common import build_setup
     from diamond_marl.algos.config import resolve
     from diamond_marl.envs import make
+    from diamond_marl.envs.host.names import is_pz_name
 
     problems: list[str] = []
     envs_seen: dict[str, str | None] = {}
@@ -180,7 +181,22 @@ def check_cells(cells: list[Cell]) -> list[str]:
         except ConfigError as err:
             problems.append(f"{cell.id}: {err}")
             continue
+        if is_pz_name(cell.env) and cell.analyze is not None:
+            problems.append(
+                f"{cell.id}: the role analysis rolls episodes out inside JAX; a 'pz:' cell "
+                "cannot have analyze (drop it)"
+            )
         for env in cell.transfer:
+            if is_pz_name(env) != is_pz_name(cell.env):
+                problems.append(
+                    f"{cell.id}: transfer environment {env!r}: a policy trained "
+                    + (
+                        "on the host transfers to 'pz:' names only"
+                        if is_pz_name(cell.env)
+                        else "inside JAX does not transfer to 'pz:' names"
+                    )
+                )
+                continue
             if env not in envs_seen:
                 try:
                     make(env)
