@@ -134,8 +134,11 @@ class HostProgram:
         return self._eval_pool
 
     def state_shape(self) -> Any:
-        """The training state's structure (no values: for loading checkpoints)."""
-        ts = self.tokenise(self.eval_pool.reset(0))
+        """The training state's structure (no values: for loading checkpoints), from the
+        first steps of a small pool of its own (one copy per seed and worker)."""
+        w = self.cfg.host.workers
+        with self.env.pool(self.seeds * w, w, self.cfg.seed) as pool:
+            ts = self.tokenise(pool.reset(0))
         return jax.eval_shape(self.init, self.keys, ts)
 
     def first_steps(self, seed: int | None = None) -> Any:

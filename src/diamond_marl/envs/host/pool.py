@@ -163,8 +163,8 @@ class HostPool:
     this interpreter with this process's ``sys.path``; ``python=PATH`` under that one with its
     own ``sys.path`` (and ``$PYTHONPATH``); ``~`` and ``$VARIABLES`` in PATH are expanded.
     Starting costs one interpreter start and env import per worker plus one env construction
-    per copy; a ``step`` costs one message
-    round trip per worker (in parallel) plus the env steps, B / workers per worker.
+    per copy; a ``step`` costs one message round trip per worker (in parallel) plus the env
+    steps, B / workers per worker.
     """
 
     def __init__(
