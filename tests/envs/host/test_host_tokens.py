@@ -133,3 +133,25 @@ def test_grid_cells_keep_the_nearest_non_empty_ones():
             seen = np.asarray(ts.entity_mask[b, i, 1:])
             assert (seen[: len(keep)] == raw["alive"][b, i]).all()  # the kept cells are seen
             assert not seen[len(keep) :].any()  # fewer non-empty cells: the rest is masked
+
+
+@pytest.mark.parametrize("cells", [0, 8])
+def test_grid_cells_name_the_agent_standing_there(cells):
+    name = f"{TOY}:grid_env,leave=0,name_cells=true" + (f",cells={cells}" if cells else "")
+    info, spec, raws = rollout(name, steps=2)
+    for raw in raws:
+        assert raw["view_agents"].shape == (3, 3, 3, 3)  # (B, N, H, W)
+        ts = to_timestep(info, raw)
+        check(info, spec, ts, (3,))
+        agent = np.asarray(ts.entity_agent)  # (B, N, E)
+        assert (agent[:, :, 0] == np.arange(3)).all()  # the centre is the agent itself
+        for i in range(3):
+            # the top-left cell holds agent i + 1: its token names it, and no other does
+            assert ((agent[:, i, 1:] == (i + 1) % 3).sum(-1) == 1).all()
+            assert ((agent[:, i, 1:] == -1).sum(-1) == agent.shape[-1] - 2).all()
+        assert (
+            (np.asarray(ts.entity_kind)[:, :, 1:] == EntityKind.PEER) == (agent[:, :, 1:] >= 0)
+        ).all()
+    unnamed = rollout(f"{TOY}:grid_env,leave=0", steps=0)[2][0]  # the env names nobody
+    assert (unnamed["view_agents"] == -1).all()
+    assert (np.asarray(to_timestep(info, unnamed).entity_agent)[:, :, 1:] == -1).all()

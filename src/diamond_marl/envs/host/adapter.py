@@ -16,6 +16,10 @@ arrays over the fixed agent order ``env.possible_agents`` (N agents, A actions):
   truncated, else ``truncated``.
 - ``state``: ``env.state()`` when it returns a numeric array, else every agent's obs flattened
   and concatenated (N * prod(obs_shape)).
+- ``view_agents`` (N, H, W) int32, grid views only: which agent (an index into
+  ``possible_agents``) stands in each cell of each agent's view, -1 for none, as the env
+  says in ``infos[agent]["view_agents"]`` (an (H, W) array of indices; all -1 when the env
+  does not say). Attention breakers that act on peers (the rank mask) need it.
 - ``won``: with ``success="metrics.ISR"``, the mean over agents of ``infos[agent]["metrics"]
   ["ISR"]`` on the final step (agents that do not report it are left out); with
   ``success="terminated"``, the share of all N agents that terminated during the episode (an
@@ -237,6 +241,8 @@ class Adapter:
         mask[:, 0] = True
         alive = np.zeros(n, bool)
         reward = np.zeros(n, np.float32)
+        grid = self.tokens == "grid"
+        named = np.full((n,) + tuple(self.obs_shape[1:]), -1, np.int32) if grid else None
         for agent, r in rewards.items():
             if agent in self.index:
                 reward[self.index[agent]] = float(r)
@@ -251,6 +257,8 @@ class Adapter:
             info = infos.get(agent)
             if m is None and isinstance(info, dict):
                 m = info.get("action_mask")
+            if grid and isinstance(info, dict) and info.get("view_agents") is not None:
+                named[i] = self._named(info["view_agents"], agent)
             m = np.ones(a, bool) if m is None else np.asarray(m).astype(bool).reshape(-1)
             if m.size != a:
                 raise RuntimeError(f"{agent!r}'s action_mask has {m.size} entries, not {a}")
@@ -262,7 +270,9 @@ class Adapter:
         else:
             state = o.reshape(-1)
         over = terminated or truncated
+        extra = {"view_agents": named} if grid else {}
         return {
+            **extra,
             "obs": o,
             "action_mask": mask,
             "alive": alive,
@@ -287,6 +297,17 @@ class Adapter:
         row = np.zeros(self.obs_shape, np.float32)
         row[: x.size] = x
         return row
+
+    def _named(self, view_agents, agent):
+        x = np.asarray(view_agents)
+        if x.shape != tuple(self.obs_shape[1:]) or x.dtype.kind not in "iu":
+            raise RuntimeError(
+                f"{agent!r}'s view_agents is {x.dtype} {x.shape}; expected integers of shape "
+                f"{tuple(self.obs_shape[1:])} (agent indices, -1 for none)"
+            )
+        if x.size and (x.min() < -1 or x.max() >= len(self.agents)):
+            raise RuntimeError(f"{agent!r}'s view_agents holds indices outside -1..N-1")
+        return x
 
     def _won(self, infos):
         if self.success == [TERMINATED]:

@@ -16,6 +16,7 @@ key                 shape, dtype      meaning
 ``terminated``      (B,) bool         the episode ended by the env's rules
 ``truncated``       (B,) bool         the episode was cut (time limit)
 ``state``           (B, S) f32        ``env.state()`` or all agents' obs concatenated
+``view_agents``     (B, N, H, W) i32  grid views only: the agent in each view cell, or -1
 ``won``             (B,) f32          the ``success`` info value on a final step, else 0
 ``episode_return``  (B,) f32          sum over the episode's steps of the team reward: the
                                       sum over all N agents (the mean with ``team_reward``;
@@ -25,9 +26,9 @@ key                 shape, dtype      meaning
 
 Auto-reset: a row whose episode ends holds that final step's ``reward``, ``terminated``,
 ``truncated``, ``won``, ``episode_return`` and ``episode_length``, and already the next
-episode's first ``obs``, ``action_mask``, ``alive`` and ``state``. Env copy i of a pool
-seeded s starts its k-th episode with ``worker.episode_seed(s, i, k)``, so pools with the
-same seed give the same batches whatever their number of workers.
+episode's first ``obs``, ``action_mask``, ``alive``, ``state`` and ``view_agents``. Env copy
+i of a pool seeded s starts its k-th episode with ``worker.episode_seed(s, i, k)``, so pools
+with the same seed give the same batches whatever their number of workers.
 
 Why subprocesses and not ``multiprocessing``: a spawned ``multiprocessing`` child gets the
 parent's ``sys.path`` and re-imports its main module, which breaks a worker running another

@@ -11,12 +11,15 @@ each. It is pure ``jnp`` with ``info`` static, so ``jax.jit(to_timestep, static_
 - ``grid`` (an egocentric (C, H, W) view): one token per cell, E = H * W, F = C + 2:
   [the cell's C channel values, row offset, column offset], the offsets measured from the
   centre cell (H // 2, W // 2) and divided by H // 2 and W // 2 (so within [-1, 1]). Token 0
-  is the centre cell, kind SELF; the other cells follow in row-major order, kind TASK. With
+  is the centre cell, kind SELF; the other cells follow in row-major order, kind TASK (PEER
+  where the env names an agent there). With
   ``cells=K`` only the K non-empty cells nearest the centre follow it (nearest first, ties in
   row-major order; masked and zero where fewer are non-empty): E = K + 1, and the torso's
   attention costs (K + 1)^2 per agent instead of (H W)^2.
 
-For either, token 0 names the agent itself in ``entity_agent`` (-1 elsewhere), and an absent
+For either, token 0 names the agent itself in ``entity_agent``. A grid cell where the env
+names the agent standing there (``raw["view_agents"]``) is a PEER token naming it, so the
+rank mask can hide lower-ranked peers' cells; every other token is TASK with -1. An absent
 agent (``raw["alive"]`` False) keeps only its SELF token in ``entity_mask``. The flat
 ``obs`` is the view flattened (C * H * W for a grid). ``alive`` itself is not in the
 ``TimeStep``: read ``raw["alive"]`` (B, N) to mask absent agents' losses.
@@ -87,15 +90,17 @@ def _grid_tables(info: HostInfo) -> tuple[np.ndarray, np.ndarray]:
     return order, offsets[order]
 
 
-def _grid_tokens(info: HostInfo, obs: jax.Array) -> dict[str, jax.Array]:
+def _grid_tokens(info: HostInfo, obs: jax.Array, named: Any) -> dict[str, jax.Array]:
     b, n, c, h, w = obs.shape
     order, offsets = _grid_tables(info)
     cells = obs.reshape(b, n, c, h * w).swapaxes(-1, -2)[:, :, order]  # (B, N, E, C)
     where = jnp.broadcast_to(jnp.asarray(offsets), (b, n, h * w, 2))
-    kinds = np.full((n, h * w), int(EntityKind.TASK), np.int32)
-    kinds[:, 0] = EntityKind.SELF
-    agent = np.full((n, h * w), -1, np.int32)
-    agent[:, 0] = np.arange(n)
+    agent = jnp.full((b, n, h * w), -1, jnp.int32)
+    if named is not None:  # (B, N, H, W): who stands in each cell
+        agent = jnp.asarray(named, jnp.int32).reshape(b, n, h * w)[:, :, order]
+    agent = agent.at[:, :, 0].set(jnp.arange(n, dtype=jnp.int32))  # the centre is oneself
+    kinds = jnp.where(agent >= 0, int(EntityKind.PEER), int(EntityKind.TASK))
+    kinds = kinds.at[:, :, 0].set(int(EntityKind.SELF))
     entities = jnp.concatenate([cells, where], axis=-1)  # (B, N, H W, F)
     mask = jnp.ones((b, n, h * w), bool)
     e = token_shape(info)[0]
@@ -107,11 +112,15 @@ def _grid_tokens(info: HostInfo, obs: jax.Array) -> dict[str, jax.Array]:
         near = jnp.take_along_axis(entities[:, :, 1:], pick[..., None], axis=2)
         entities = jnp.concatenate([entities[:, :, :1], near * seen[..., None]], axis=2)
         mask = jnp.concatenate([mask[:, :, :1], seen], axis=-1)
+        who = jnp.where(seen, jnp.take_along_axis(agent[:, :, 1:], pick, axis=-1), -1)
+        agent = jnp.concatenate([agent[:, :, :1], who], axis=-1)
+        kind = jnp.where(who >= 0, int(EntityKind.PEER), int(EntityKind.TASK))
+        kinds = jnp.concatenate([kinds[:, :, :1], kind.astype(kinds.dtype)], axis=-1)
     return {
         "entities": entities,
         "entity_mask": mask,
-        "entity_kind": jnp.broadcast_to(jnp.asarray(kinds[:, :e]), (b, n, e)),
-        "entity_agent": jnp.broadcast_to(jnp.asarray(agent[:, :e]), (b, n, e)),
+        "entity_kind": kinds.astype(jnp.int32),
+        "entity_agent": agent,
     }
 
 
@@ -121,7 +130,7 @@ def to_timestep(info: HostInfo, raw: Mapping[str, Any], chunk: int = DEFAULT_CHU
     b, n = obs.shape[:2]
     flat = obs.reshape(b, n, -1)
     if info.tokens == "grid":
-        fields = _grid_tokens(info, obs)
+        fields = _grid_tokens(info, obs, raw.get("view_agents"))
     else:
         sizes = np.asarray(info.obs_sizes)
         fields = jax.vmap(lambda o: chunk_tokens(o, chunk, sizes))(flat)

@@ -16,6 +16,8 @@ episode ends when every agent has left (terminated) or after ``horizon`` steps (
 ``grid_env(view=3, channels=2, channels_last=False, ...)``: the same game seen as a (C, H, W)
 grid ((H, W, C) with ``channels_last``): channel 0 is 1 on the centre cell, the others hold
 values drawn each step from the env's seeded generator; it has a ``state()`` of 3 values.
+``name_cells=True``: ``infos[agent]["view_agents"]`` names the agent itself at the centre
+and the next agent (index i + 1 mod N) in the top-left cell, -1 elsewhere.
 
 For tests of the host machinery: ``crash_at=k`` raises at step k, ``exit_at=k`` ends the
 process at step k, ``sleep=s`` sleeps s seconds per step, ``bad="continuous" | "sizes" |
@@ -140,8 +142,9 @@ class CoordinationEnv(ParallelEnv):
 
 
 class GridEnv(CoordinationEnv):
-    def __init__(self, view=3, channels=2, channels_last=False, **kwargs):
+    def __init__(self, view=3, channels=2, channels_last=False, name_cells=False, **kwargs):
         self.view, self.channels, self.channels_last = view, channels, channels_last
+        self.name_cells = name_cells
         super().__init__(**kwargs)
         self.state_space = spaces.Box(0.0, 1.0, (3,), np.float32)
 
@@ -155,6 +158,15 @@ class GridEnv(CoordinationEnv):
         grid[0, self.view // 2, self.view // 2] = 1.0
         grid[1:] = self._rng.random((self.channels - 1, self.view, self.view))
         return grid.transpose(1, 2, 0) if self.channels_last else grid
+
+    def _observe(self):
+        obs, infos = super()._observe()
+        for agent in infos if self.name_cells else ():
+            i, v = self.possible_agents.index(agent), self.view
+            named = np.full((v, v), -1, np.int64)
+            named[v // 2, v // 2], named[0, 0] = i, (i + 1) % self.n
+            infos[agent]["view_agents"] = named
+        return obs, infos
 
     def state(self):
         return np.asarray([self._t / self.max_steps, len(self.agents) / self.n, 1.0], np.float32)

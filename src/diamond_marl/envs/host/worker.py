@@ -196,8 +196,9 @@ class Copies:
             ret, length = self.returns[j], self.lengths[j]
             if raw["terminated"] or raw["truncated"]:
                 first = self._first(j)
-                for key in ("obs", "action_mask", "alive", "state"):
-                    raw[key] = first[key]
+                for key in ("obs", "action_mask", "alive", "state", "view_agents"):
+                    if key in first:
+                        raw[key] = first[key]
             raw["episode_return"], raw["episode_length"] = ret, length
             out.append(raw)
         return self._stack(out)
