@@ -8,7 +8,9 @@ size, refusing one whose entity tokens it cannot read.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -143,15 +145,20 @@ def evaluate_run(run_dir: str | Path, env: str | None = None, episodes: int | No
         jax.vmap(make_evaluate_all(target.setup.env, algo.act, algo.start_carry, episodes))
     )
     keys = jax.vmap(lambda k: jax.random.fold_in(k, EVAL_STREAM + 1))(program.seed_keys)
-    try:
+    with _runs_on(cfg.env, target.setup.env.spec.name):
         evals = to_numpy(ev(run.act_params, keys))
-    except (TypeError, ValueError, flax.errors.FlaxError) as err:
-        raise ConfigError(
-            f"the policy trained on {cfg.env} cannot run on {target.setup.env.spec.name}: {err}"
-        ) from None
     return _write_eval(
         run.run_dir, cfg, episodes, evals, target.setup.env.spec, run.meta, program.execution
     )
+
+
+@contextlib.contextmanager
+def _runs_on(trained: str, env: str) -> Iterator[None]:
+    """A policy that cannot act on ``env`` (shapes, parameters) as a one-line ConfigError."""
+    try:
+        yield
+    except (TypeError, ValueError, flax.errors.FlaxError) as err:
+        raise ConfigError(f"the policy trained on {trained} cannot run on {env}: {err}") from None
 
 
 def _write_eval(run_dir: Path, cfg: TrainConfig, episodes, evals, spec, meta, execution) -> dict:
@@ -187,12 +194,8 @@ def _host_evals(run_dir: Path, cfg: TrainConfig, env: str | None, episodes: int 
             programs.append(HostProgram(dataclasses.replace(cfg, env=target)))
             check_readable(own.env.spec, programs[-1].env.spec)
         there = programs[-1]
-        try:
+        with _runs_on(cfg.env, there.env.spec.name):
             evals = there.evaluate_params(params, own.setup.chunks + 1, rounds)
-        except (TypeError, ValueError, flax.errors.FlaxError) as err:
-            raise ConfigError(
-                f"the policy trained on {cfg.env} cannot run on {there.env.spec.name}: {err}"
-            ) from None
         return evals, there.env.spec, meta, own.execution
     finally:
         for program in programs:
