@@ -412,3 +412,42 @@ def test_cost_section_from_the_overhead_output(analysed, tmp_path, monkeypatch):
     assert json.loads((tmp_path / "b" / "report.json").read_text())["cost"] is None
     with pytest.raises(ConfigError, match="no such file"):
         report.write_report(analysed, tmp_path / "c", cost=tmp_path / "missing.txt")
+
+
+POGEMA = (
+    "pz:diamond_marl.envs.host.pogema_env:{},num_agents={},size=12,density=0.3,"
+    "success=terminated,steps=64,python=$POGEMA_PYTHON,cells=24"
+)
+
+
+def test_short_names_keep_what_tells_long_names_apart():
+    from diamond_marl.env_names import short_names
+
+    named, plain = POGEMA.format("named_env", 8), POGEMA.format("parallel_env", 8)
+    big = POGEMA.format("parallel_env", 64)
+    assert short_names([named, plain, "xor:n=2,k=2"]) == {
+        named: "pz:pogema_env:named_env",
+        plain: "pz:pogema_env:parallel_env",
+        "xor:n=2,k=2": "xor:n=2,k=2",  # short names stay
+    }
+    three = short_names([named, plain, big])
+    assert three[big] == "pz:pogema_env:parallel_env,num_agents=64"
+    assert three[named] == "pz:pogema_env:named_env,num_agents=8"
+    # names that differ only in what is dropped (python=) keep their full names
+    other = plain.replace("$POGEMA_PYTHON", "/opt/py")
+    assert short_names([plain, other]) == {plain: plain, other: other}
+
+
+def test_long_environment_names_are_labelled_and_listed_in_full(tmp_path):
+    named, plain = POGEMA.format("named_env", 8), POGEMA.format("parallel_env", 8)
+    write_run(tmp_path, "a", named, "mappo", "none", NONE_FINAL, "success_rate")
+    write_run(tmp_path, "b", plain, "mappo", "none", NONE_FINAL, "success_rate")
+    write_run(tmp_path, "c", "smax:3m", "mappo", "none", NONE_FINAL)
+    md = report.write_report(tmp_path, cost=False)["report.md"].read_text()
+    environments = md[md.index("## Environments") : md.index("## Results")]
+    assert f"- `pz:pogema_env:named_env`: `{named}`" in environments
+    assert f"- `pz:pogema_env:parallel_env`: `{plain}`" in environments
+    assert "smax:3m" not in environments
+    assert "### pz:pogema_env:named_env · mappo" in md
+    assert "### smax:3m · mappo" in md
+    assert md.count(named) == 1  # only in the list: headings, tables and titles use the label

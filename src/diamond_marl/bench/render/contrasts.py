@@ -27,13 +27,13 @@ _METHOD = (
 )
 
 
-def env_labels(envs: list[str]) -> dict[str, str]:
+def env_labels(doc: Doc, envs: list[str]) -> dict[str, str]:
     """Short column names: ``tie=0.5`` when every environment is one dial's setting of the
-    same base environment, else the names themselves."""
+    same base environment, else the page's labels."""
     split = [split_dial(e) for e in envs]
     if len(envs) > 1 and all(split) and len({(s[0], s[1]) for s in split if s}) == 1:
         return {e: f"{s[1]}={s[2]:g}" for e, s in zip(envs, split, strict=True) if s}
-    return {e: e for e in envs}
+    return {e: doc.env(e) for e in envs}
 
 
 def _reading(d: Difference, rate: bool) -> str:
@@ -76,7 +76,7 @@ def summary(doc: Doc, rows: list[ContrastRow]) -> None:
     items = []
     for row in shown:
         for algo, cells in _by_algo(row).items():
-            labels = env_labels([c.env for c in cells])
+            labels = env_labels(doc, [c.env for c in cells])
             parts = [
                 f"`{labels[c.env]}` {c.metric} {_reading(c.headline, c.metric in RATE_METRICS)}"
                 for c in cells
@@ -110,7 +110,7 @@ def section(doc: Doc, rows: list[ContrastRow]) -> None:
 def _table(doc: Doc, breaker: str, algo: str, rows: list[ContrastRow], returns: bool) -> None:
     cells = {(r.against, c.env): c for r in rows for c in r.cells if c.algo == algo}
     envs = list(dict.fromkeys(env for _, env in cells))
-    labels = env_labels(envs)
+    labels = env_labels(doc, envs)
     metrics = {c.env: c.metric for c in cells.values()}
     table = []
     for r in rows:

@@ -41,12 +41,13 @@ def section(doc: Doc, lines: list[DialLine], plot_dir: Path) -> list[Path]:
         by_dial.setdefault((line.env, line.algo, line.dial), []).append(line)
     drawn: list[Path] = []
     for (env, algo, dial), group in by_dial.items():
-        doc.h(3, f"{env} · {algo} · {dial}")
+        label = doc.env(env)
+        doc.h(3, f"{label} · {algo} · {dial}")
         metric = group[0].metric
         for name in (metric, "return"):
-            path = _figure(env, algo, dial, group, name, plot_dir)
+            path = _figure(env, label, algo, dial, group, name, plot_dir)
             if path is not None:
-                doc.img(path, f"{env} · {algo}: final {name} along {dial}")
+                doc.img(path, f"{label} · {algo}: final {name} along {dial}")
                 drawn.append(path)
         _table(doc, dial, group)
     return drawn
@@ -60,7 +61,7 @@ def _readout(point: DialPoint, execution: str, name: str, metric: str) -> Estima
 
 
 def _figure(
-    env: str, algo: str, dial: str, group: list[DialLine], name: str, plot_dir: Path
+    env: str, env_label: str, algo: str, dial: str, group: list[DialLine], name: str, plot_dir: Path
 ) -> Path | None:
     metric = group[0].metric
     scale = 100.0 if name in RATE_METRICS else 1.0
@@ -76,7 +77,7 @@ def _figure(
             per_breaker[line.breaker] = points
         panels.append((f"{ex} execution", per_breaker))
     colors = {line.breaker: f"C{i % 10}" for i, line in enumerate(group)}
-    title = f"{env} · {algo}: final {name} along {dial} (IQM, 95% CI)"
+    title = f"{env_label} · {algo}: final {name} along {dial} (IQM, 95% CI)"
     ylabel = f"{name} (%)" if scale != 1.0 else name
     slug = f"{file_safe(env)}-{algo}-{dial}-{name}"
     return plots.dial_plot(

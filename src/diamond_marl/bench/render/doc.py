@@ -50,6 +50,11 @@ class Doc:
         self.title = title
         self.blocks: list[tuple] = []
         self.methods: list[tuple[str, str]] = []  # (section, text): the collapsible end
+        self.env_names: dict[str, str] = {}  # name -> label (``env_names.short_names``)
+
+    def env(self, name: str) -> str:
+        """How the page shows an environment: its label, else its name."""
+        return self.env_names.get(name, name)
 
     def h(self, level: int, text: str) -> None:
         self.blocks.append(("h", level, text))

@@ -37,16 +37,17 @@ def section(
         by_pair.setdefault((r.env, r.algo), []).append(r)
     drawn = []
     for (env, algo), pair in by_pair.items():
-        doc.h(3, f"{env} · {algo} · execution")
+        label = doc.env(env)
+        doc.h(3, f"{label} · {algo} · execution")
         _table(doc, pair)
-        path = _figure(env, algo, pair, groups, plot_dir)
+        path = _figure(env, label, algo, pair, groups, plot_dir)
         if path is not None:
-            doc.img(path, f"{env} · {algo}: greedy and sampled execution")
+            doc.img(path, f"{label} · {algo}: greedy and sampled execution")
             drawn.append(path)
         only = [f"`{r.breaker}`" for r in pair if r.verdict == "sampled only"]
         if only:
             doc.p(
-                f"On {env} with {algo}, {', '.join(only)} score(s) only when the actions are "
+                f"On {label} with {algo}, {', '.join(only)} score(s) only when the actions are "
                 "sampled: acting greedily, the same policy gets nothing."
             )
     return drawn
@@ -69,6 +70,7 @@ def _table(doc: Doc, pair: list[ExecutionRow]) -> None:
 
 def _figure(
     env: str,
+    env_label: str,
     algo: str,
     pair: list[ExecutionRow],
     groups: dict[tuple[str, str, str], Group],
@@ -87,7 +89,7 @@ def _figure(
             values = [scale * v for _, v in sorted(g.readout(ex, metric).items())]
             points.append((label, est.scaled(scale), values))
             colors[label] = f"C{i % 10}"
-    title = f"{env} · {algo}\nfinal {metric}, greedy and sampled execution: IQM, 95% CI"
+    title = f"{env_label} · {algo}\nfinal {metric}, greedy and sampled execution: IQM, 95% CI"
     ylabel = f"{metric} (%)" if scale != 1.0 else metric
     slug = f"{file_safe(env)}-{algo}"
     return plots.final_plot(points, plot_dir / f"execution-{slug}.png", title, ylabel, colors)

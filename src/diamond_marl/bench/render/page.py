@@ -9,6 +9,7 @@ from pathlib import Path
 from diamond_marl.bench.collect import Report
 from diamond_marl.bench.render import contrasts, cost, dial, executions, results, roles, writeup
 from diamond_marl.bench.render.doc import Doc
+from diamond_marl.env_names import short_names
 
 TITLE = "diamond-marl benchmark report"
 _STATS_TEXT = (
@@ -34,6 +35,7 @@ def page(report: Report, out: Path, plot_dir: Path) -> tuple[Doc, list[Path]]:
         f"{finished} finished."
     )
     doc.method("Statistics", _STATS_TEXT)
+    _environments(doc, report)
     contrasts.summary(doc, report.contrasts)
     contrasts.section(doc, report.contrasts)
     forms = tuple(dict.fromkeys(c.breaker.breaker for c in report.spec if c.writeup))
@@ -47,9 +49,26 @@ def page(report: Report, out: Path, plot_dir: Path) -> tuple[Doc, list[Path]]:
     if report.not_finished:
         doc.h(2, "Not finished")
         doc.ul(
-            [f"`{u.dir}` ({u.env}, {u.algo}, {u.breaker}): {u.note}" for u in report.not_finished]
+            [
+                f"`{u.dir}` ({doc.env(u.env)}, {u.algo}, {u.breaker}): {u.note}"
+                for u in report.not_finished
+            ]
         )
     if report.notes:
         doc.h(2, "Notes")
         doc.ul(report.notes)
     return doc, drawn
+
+
+def _environments(doc: Doc, report: Report) -> None:
+    """Label the report's environments (``short_names``); list each shortened one in full."""
+    names = [r.env for r in report.rows] + [u.env for u in report.not_finished]
+    names += [t.trained_on for t in report.transfer] + [t.eval_env for t in report.transfer]
+    names += [c.env for r in report.contrasts for c in r.cells]
+    names += [r.env for r in report.executions + report.analysis + report.dial]
+    doc.env_names = short_names(names)
+    shortened = {n: s for n, s in doc.env_names.items() if s != n}
+    if shortened:
+        doc.h(2, "Environments")
+        doc.p("Long environment names are shortened on this page. In full:")
+        doc.ul([f"`{s}`: `{n}`" for n, s in shortened.items()])

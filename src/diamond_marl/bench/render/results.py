@@ -24,7 +24,7 @@ def section(
         by_pair.setdefault((r.env, r.algo), []).append(r)
     drawn: list[Path] = []
     for (env, algo), pair_rows in by_pair.items():
-        doc.h(3, f"{env} · {algo}")
+        doc.h(3, f"{doc.env(env)} · {algo}")
         _table(doc, pair_rows)
         pair = [groups[(env, algo, r.breaker)] for r in pair_rows]
         drawn += _figures(doc, env, algo, pair_rows, pair, plot_dir)
@@ -74,14 +74,14 @@ def _figures(
         (r.breaker, r.score.scaled(scale), scale * g.scores)
         for r, g in zip(rows, pair, strict=True)
     ]
-    title = f"{env} · {algo}\nfinal {metric}: IQM and 95% CI over seeds"
+    title = f"{doc.env(env)} · {algo}\nfinal {metric}: IQM and 95% CI over seeds"
     path = plots.final_plot(final, plot_dir / f"final-{slug}.png", title, ylabel, colors)
     doc.img(path, title)
     curves = {}
     for g in pair:
         _, steps, values = g.curve(f"eval_{metric}")
         curves[g.breaker] = (steps, scale * values)
-    title = f"{env} · {algo}\nevaluation {metric}: mean over seeds, 95% bootstrap band"
+    title = f"{doc.env(env)} · {algo}\nevaluation {metric}: mean over seeds, 95% bootstrap band"
     path2 = plots.band_plot(curves, plot_dir / f"curves-{slug}.png", title, ylabel, colors=colors)
     doc.img(path2, title)
     sigma = {}
@@ -93,7 +93,7 @@ def _figures(
                     sigma[f"{g.breaker} ({name})"] = (steps, values)
                     colors[f"{g.breaker} ({name})"] = colors[g.breaker]
                     break
-    title = f"{env} · {algo}\nnoise std over training (sigma, else noise_scale)"
+    title = f"{doc.env(env)} · {algo}\nnoise std over training (sigma, else noise_scale)"
     path3 = plots.band_plot(sigma, plot_dir / f"sigma-{slug}.png", title, "sigma", colors=colors)
     doc.img(path3, title)
     return [f for f in (path, path2, path3) if f is not None]
@@ -112,7 +112,7 @@ def transfer_section(doc: Doc, transfer: list[TransferRow]) -> None:
             s = t.score
             result = fmt.estimate(s, t.metric in RATE_METRICS)
             metric, seeds = t.metric, s.seeds
-        row = [f"`{t.trained_on}`", t.algo, f"`{t.breaker}`", f"`{t.eval_env}`"]
+        row = [f"`{doc.env(t.trained_on)}`", t.algo, f"`{t.breaker}`", f"`{doc.env(t.eval_env)}`"]
         rows.append(row + [metric, result, str(seeds)])
     header = ["trained on", "algo", "breaker", "evaluated on", "metric", "IQM [95% CI]", "seeds"]
     doc.table(header, rows)

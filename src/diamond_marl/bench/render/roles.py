@@ -35,7 +35,7 @@ def section(doc: Doc, rows: list[AnalysisRow], out: Path) -> None:
     for r in rows:
         by_pair.setdefault((r.env, r.algo), []).append(r)
     for (env, algo), pair in by_pair.items():
-        doc.h(3, f"{env} · {algo}")
+        doc.h(3, f"{doc.env(env)} · {algo}")
         breakers = [r.breaker for r in pair]
         names = {
             r.dir: f"`{r.breaker}`" + (f" ({r.dir})" if breakers.count(r.breaker) > 1 else "")
@@ -48,7 +48,7 @@ def section(doc: Doc, rows: list[AnalysisRow], out: Path) -> None:
         for r, a in ok:
             if a.timeline:
                 title = (
-                    f"{env} · {algo} · {r.breaker}: role timeline (seed index 0, "
+                    f"{doc.env(env)} · {algo} · {r.breaker}: role timeline (seed index 0, "
                     f"episode key 0; replay with `diamond-marl replay {r.dir} --episode-key 0`)"
                 )
                 doc.img(out / a.timeline, title)
