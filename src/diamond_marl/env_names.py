@@ -6,6 +6,8 @@ The registry (``envs.registry``) and the JAX-free benchmark-suite validator
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import os
 from collections.abc import Iterable
 
@@ -73,36 +75,32 @@ SHORT_NAME_CHARS = 40
 
 def short_names(names: Iterable[str]) -> dict[str, str]:
     """Labels for reports: each name, or for a name over ``SHORT_NAME_CHARS`` characters, the
-    name without what every long name of its family shares. A ``pz:`` module path keeps its
-    last part (``pz:pkg.envs.pogema_env:named_env,...`` -> ``pz:pogema_env:named_env``) and
-    ``python=`` goes. A label two names would share stays the full name. The report lists
-    every shortened name in full."""
+    name without the parameters every long name of its family shares. A ``pz:`` module path
+    keeps its last part (``pz:pkg.envs.pogema_env:named_env,...`` ->
+    ``pz:pogema_env:named_env``) and ``python=`` goes. A label two names would share stays
+    the full name, as does a name that does not parse. The report lists every shortened name
+    in full."""
     names = list(dict.fromkeys(names))
-    split = {n: _items(n) for n in names if len(n) > SHORT_NAME_CHARS and ":" in n}
-    shared: dict[str, set[str]] = {}
-    for family, items in split.values():
-        options = {i for i in items if "=" in i}
-        shared[family] = shared.get(family, options) & options
+    split = {}
+    for name in names:
+        if len(name) > SHORT_NAME_CHARS:
+            with contextlib.suppress(ConfigError):
+                split[name] = parse_name(name, ())
+    shared: dict[str, set[tuple[str, str]]] = {}
+    for family, _, params in split.values():
+        params.pop("python", None)
+        shared[family] = shared.get(family, set(params.items())) & set(params.items())
     labels = {}
     for name in names:
         if name not in split:
             labels[name] = name
             continue
-        family, items = split[name]
-        kept = [i for i in items if i not in shared[family]]
+        family, variant, params = split[name]
+        if family == "pz" and variant and ":" in variant:  # pz:<module>:<callable>
+            module, _, factory = variant.rpartition(":")
+            variant = f"{module.rpartition('.')[2]}:{factory}"
+        kept = [variant] if variant else []
+        kept += [f"{k}={v}" for k, v in params.items() if (k, v) not in shared[family]]
         labels[name] = f"{family}:{','.join(kept)}" if kept else name
-    counts: dict[str, int] = {}
-    for label in labels.values():
-        counts[label] = counts.get(label, 0) + 1
+    counts = collections.Counter(labels.values())
     return {n: (label if counts[label] == 1 else n) for n, label in labels.items()}
-
-
-def _items(name: str) -> tuple[str, list[str]]:
-    """(family, comma items), a ``pz:`` target's module cut to its last part, no ``python=``."""
-    family, _, rest = name.partition(":")
-    items = [i.strip() for i in rest.split(",") if i.strip()]
-    items = [i for i in items if not i.startswith("python=")]
-    if family == "pz" and items and "=" not in items[0]:
-        module, sep, factory = items[0].rpartition(":")
-        items[0] = f"{module.rpartition('.')[2]}{sep}{factory}"
-    return family, items

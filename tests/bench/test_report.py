@@ -436,6 +436,8 @@ def test_short_names_keep_what_tells_long_names_apart():
     # names that differ only in what is dropped (python=) keep their full names
     other = plain.replace("$POGEMA_PYTHON", "/opt/py")
     assert short_names([plain, other]) == {plain: plain, other: other}
+    bad = "pz:" + "a" * 50 + ",k=1,k2"  # two variants: not a name; kept as it is
+    assert short_names([bad]) == {bad: bad}
 
 
 def test_long_environment_names_are_labelled_and_listed_in_full(tmp_path):
